@@ -1,0 +1,1 @@
+"""Reference models (torch) whose descriptors vprmetrics scores. Needs the ``models`` extra."""
