@@ -1,0 +1,5 @@
+import sys
+
+from vprmetrics.cli import main
+
+sys.exit(main())
