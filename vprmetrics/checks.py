@@ -46,6 +46,8 @@ def _float_dtype_or_raise(array: np.ndarray, name: str) -> None:
 def check_finite(array: np.ndarray, name: str) -> None:
     """Raise :class:`InputError` when ``array`` holds NaN or inf (checked in chunks, so a
     memory-mapped input is never loaded whole)."""
+    if array.size == 0:
+        return
     flat_rows = array.reshape(array.shape[0], -1) if array.ndim > 1 else array.reshape(-1, 1)
     step = max(1, _FINITE_CHUNK_ELEMENTS // max(1, flat_rows.shape[1]))
     for start in range(0, flat_rows.shape[0], step):
@@ -65,11 +67,12 @@ def as_descriptors(x, name: str) -> np.ndarray:
     _float_dtype_or_raise(array, name)
     if array.ndim != 2:
         raise InputError(
-            f"{name} has shape {array.shape}, expected (n, dim); "
-            "stack one descriptor per row"
+            f"{name} has shape {array.shape}, expected (n, dim); stack one descriptor per row"
         )
     if array.shape[0] == 0 or array.shape[1] == 0:
-        raise InputError(f"{name} is empty (shape {array.shape}); give at least one row and one column")
+        raise InputError(
+            f"{name} is empty (shape {array.shape}); give at least one row and one column"
+        )
     check_finite(array, name)
     return array
 
