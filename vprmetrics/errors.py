@@ -56,6 +56,5 @@ def require(module: str, extra: str, feature: str):
         return importlib.import_module(module)
     except ImportError as err:
         raise MissingDependencyError(
-            f"{feature} needs the optional package '{module}': "
-            f"pip install 'vprmetrics[{extra}]'"
+            f"{feature} needs the optional package '{module}': pip install 'vprmetrics[{extra}]'"
         ) from err
