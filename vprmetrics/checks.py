@@ -25,6 +25,7 @@ __all__ = [
     "as_headings",
     "as_percentages",
     "check_finite",
+    "check_shape",
     "load_npy",
 ]
 
@@ -61,9 +62,8 @@ def check_finite(array: np.ndarray, name: str) -> None:
             )
 
 
-def as_descriptors(x, name: str) -> np.ndarray:
-    """A non-empty 2-D float array of finite descriptors, one row per image."""
-    array = x if isinstance(x, np.ndarray) else np.asarray(x)
+def check_shape(array: np.ndarray, name: str) -> np.ndarray:
+    """A non-empty 2-D float array (the cheap checks of :func:`as_descriptors`, no scan)."""
     _float_dtype_or_raise(array, name)
     if array.ndim != 2:
         raise InputError(
@@ -73,6 +73,12 @@ def as_descriptors(x, name: str) -> np.ndarray:
         raise InputError(
             f"{name} is empty (shape {array.shape}); give at least one row and one column"
         )
+    return array
+
+
+def as_descriptors(x, name: str) -> np.ndarray:
+    """A non-empty 2-D float array of finite descriptors, one row per image."""
+    array = check_shape(x if isinstance(x, np.ndarray) else np.asarray(x), name)
     check_finite(array, name)
     return array
 
@@ -144,7 +150,7 @@ def load_npy(path: str | Path, name: str, mmap: bool = True) -> np.ndarray:
     try:
         return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
     except ValueError as err:
-        if "allow_pickle" in str(err) or "Object arrays" in str(err):
+        if any(s in str(err) for s in ("allow_pickle", "Object arrays", "Python objects")):
             raise InputTypeError(
                 f"{name} file {str(path)!r} holds Python objects, which are never unpickled; "
                 "save a plain float array with np.save"

@@ -16,7 +16,7 @@ from vprmetrics.errors import VPRMetricsError
 
 __all__ = ["SUBCOMMANDS", "build_parser", "main"]
 
-SUBCOMMANDS: tuple[str, ...] = ("validate", "protocols")
+SUBCOMMANDS: tuple[str, ...] = ("evaluate", "validate", "protocols")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -1,0 +1,232 @@
+"""``vprmetrics evaluate``: score descriptors, from raw arrays or against a protocol.
+
+    vprmetrics evaluate --queries Q.npy --database D.npy \\
+        --query-utm QU.npy --database-utm DU.npy --radius 25 --json out.json --plots plots/
+    vprmetrics evaluate --protocol pitts30k-test --dataset-root DIR --submission S.npz
+
+Nothing is written unless every metric was computed; files are replaced atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+from vprmetrics.checks import as_cutoffs, as_percentages, check_shape, load_npy
+from vprmetrics.distances import METRICS
+from vprmetrics.engine import BACKENDS
+from vprmetrics.errors import InputError, ProtocolError
+from vprmetrics.evaluation import evaluate
+from vprmetrics.ground_truth import positives_within_radius
+from vprmetrics.positives import NO_POSITIVE_RULES, Positives
+from vprmetrics.recall import PERCENT_CONVENTIONS
+from vprmetrics.report import write_outputs
+from vprmetrics.ties import TIE_POLICIES
+
+__all__ = ["add_parser", "run"]
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        return as_cutoffs([float(v) for v in text.split(",") if v.strip()], "N")
+    except (ValueError, InputError) as err:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list like 1,5,10 ({err})") from err
+
+
+def _percent_list(text: str) -> list[float]:
+    try:
+        return as_percentages([float(v) for v in text.split(",") if v.strip()], "K")
+    except (ValueError, InputError) as err:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list like 1,5,10 ({err})") from err
+
+
+def _raw_inputs(args: argparse.Namespace):
+    if args.queries is None or args.database is None:
+        raise InputError(
+            "give --queries Q.npy and --database D.npy, or --protocol with --submission"
+        )
+    queries = check_shape(load_npy(args.queries, "queries"), "queries")
+    database = check_shape(load_npy(args.database, "database"), "database")
+    modes = [args.one_to_one, args.query_utm is not None, args.query_latlon is not None]
+    if sum(modes) != 1:
+        raise InputError(
+            "give exactly one ground truth: --query-utm/--database-utm, "
+            "--query-latlon/--database-latlon (with --radius), or --one-to-one"
+        )
+    if args.one_to_one:
+        return (
+            queries,
+            database,
+            Positives.one_to_one(len(queries), len(database)),
+            None,
+            None,
+            "utm",
+        )
+    coords = "utm" if args.query_utm is not None else "latlon"
+    q_path = args.query_utm if coords == "utm" else args.query_latlon
+    d_path = args.database_utm if coords == "utm" else args.database_latlon
+    if d_path is None:
+        raise InputError(f"--query-{coords} needs --database-{coords} too")
+    q_coords = np.asarray(load_npy(q_path, f"query {coords}", mmap=False), dtype=np.float64)
+    d_coords = np.asarray(load_npy(d_path, f"database {coords}", mmap=False), dtype=np.float64)
+    if len(q_coords) != len(queries) or len(d_coords) != len(database):
+        raise InputError(
+            f"coordinates are {len(q_coords)} queries x {len(d_coords)} database but descriptors "
+            f"are {len(queries)} x {len(database)}; give one coordinate row per image"
+        )
+    positives = positives_within_radius(q_coords, d_coords, args.radius, coords=coords)
+    return queries, database, positives, q_coords, d_coords, coords
+
+
+def _protocol_inputs(args: argparse.Namespace):
+    from vprmetrics.loaders import open_dataset
+    from vprmetrics.protocol import load_protocol
+    from vprmetrics.submission import (
+        descriptor_stats,
+        load_submission,
+        provenance,
+        raise_for_problems,
+        validate_submission,
+    )
+
+    protocol = load_protocol(args.protocol)
+    dataset = open_dataset(protocol, args.dataset_root, args.ground_truth)
+    if dataset.database_groups is not None:
+        raise ProtocolError(
+            f"protocol {protocol.name!r} ranks panoramas (one distance per group of cutouts), "
+            "which this version cannot score yet; use the cutout protocol 'tokyo247'"
+        )
+    files = args.submission or [args.queries, args.database]
+    if any(f is None for f in files):
+        raise InputError("with --protocol give --submission S.npz (or --queries and --database)")
+    submission = load_submission(files[0] if len(files) == 1 else files)
+    problems = validate_submission(submission, protocol, dataset)
+    for note in dataset.warnings:
+        print(f"vprmetrics evaluate: warning: {note}", file=sys.stderr)
+    for problem in problems:
+        if problem.severity != "error":
+            print(f"vprmetrics evaluate: {problem}", file=sys.stderr)
+    raise_for_problems(problems)
+    positives = dataset.ground_truth()
+    extra = {
+        "protocol": {
+            **provenance(protocol, positives, submission),
+            "name": protocol.name,
+            "sha256": protocol.sha256 or provenance(protocol, positives)["protocol_sha256"],
+        },
+        "efficiency": descriptor_stats(submission),
+    }
+    defaults = {
+        "recall_at": list(protocol.recall_at_n),
+        "recall_at_percent": list(protocol.recall_at_percent),
+        "percent_convention": protocol.recall_at_percent_convention,
+        "no_positive": protocol.no_positive,
+        "coords": protocol.coordinates if protocol.coordinates in ("utm", "latlon") else "utm",
+    }
+    return (
+        submission.queries,
+        submission.database,
+        positives,
+        dataset.query_coords,
+        dataset.database_coords,
+        defaults,
+        extra,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    extra: dict = {}
+    settings: dict = {}
+    if args.protocol:
+        queries, database, positives, q_coords, d_coords, settings, extra = _protocol_inputs(args)
+    else:
+        queries, database, positives, q_coords, d_coords, coords = _raw_inputs(args)
+        settings["coords"] = coords
+    for name in ("recall_at", "recall_at_percent", "percent_convention", "no_positive"):
+        value = getattr(args, name)
+        if value is not None:
+            settings[name] = value
+    ev = evaluate(
+        queries,
+        database,
+        positives,
+        query_coords=q_coords,
+        database_coords=d_coords,
+        metric=args.metric,
+        ties=args.ties,
+        backend=args.backend,
+        progress=args.progress,
+        seed=args.seed,
+        n_resamples=args.n_resamples,
+        **settings,
+    )
+    report = {**extra, **ev.report}
+    if "efficiency" in report:
+        report["efficiency"]["matching_ms_per_query"] = report["timing"]["per_query_ms"]
+    written = write_outputs(
+        report,
+        ev.per_query_rows() if args.per_query else None,
+        json_path=args.json,
+        csv_path=args.per_query,
+        markdown_path=args.markdown,
+        plots_dir=args.plots,
+    )
+    recall = ", ".join(f"R@{n} {100 * v:.2f}" for n, v in report["recall_at_n"].items())
+    pct = ", ".join(f"R@{k}% {100 * v:.2f}" for k, v in report["recall_at_percent"].items())
+    print(
+        f"{report['n_scored']}/{report['n_queries']} queries scored against "
+        f"{report['n_database']} ({args.metric}, ties {args.ties}): {recall}; {pct}; "
+        f"PSSR {report['pssr']['mean']:.4f}"
+    )
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "evaluate",
+        help="score descriptors: Recall@N, Recall@K%%, PSSR, geographic error, CIs",
+        description="Score query descriptors against database descriptors exactly, from raw "
+        ".npy arrays with coordinates, or from a submission against a named protocol.",
+    )
+    src = p.add_argument_group("descriptors")
+    src.add_argument("--queries", metavar="Q.npy", help="(nq, dim) float query descriptors")
+    src.add_argument("--database", metavar="D.npy", help="(n, dim) float database descriptors")
+    src.add_argument("--submission", nargs="+", metavar="FILE", help="S.npz, or Q.npy D.npy")
+    gt = p.add_argument_group("ground truth (raw arrays)")
+    gt.add_argument("--query-utm", metavar="QU.npy", help="(nq, 2) easting, northing in metres")
+    gt.add_argument("--database-utm", metavar="DU.npy", help="(n, 2) easting, northing")
+    gt.add_argument("--query-latlon", metavar="QL.npy", help="(nq, 2) WGS84 lat, lon degrees")
+    gt.add_argument("--database-latlon", metavar="DL.npy", help="(n, 2) WGS84 lat, lon")
+    gt.add_argument("--radius", type=float, default=25.0, help="positive radius in metres (25)")
+    gt.add_argument("--one-to-one", action="store_true", help="query i pairs database row i")
+    proto = p.add_argument_group("protocol")
+    proto.add_argument("--protocol", metavar="NAME", help="a protocol name (vprmetrics protocols)")
+    proto.add_argument("--dataset-root", metavar="DIR", help="the dataset folder")
+    proto.add_argument("--ground-truth", metavar="GT.npz", help="precomputed ids and coordinates")
+    m = p.add_argument_group("metrics")
+    m.add_argument("--metric", choices=METRICS, default="l2", help="distance (default l2)")
+    m.add_argument("--ties", choices=TIE_POLICIES, default="expected", help="tie policy")
+    m.add_argument("--recall-at", type=_int_list, metavar="N,...", help="default 1,5,10,20")
+    m.add_argument("--recall-at-percent", type=_percent_list, metavar="K,...", help="default 1")
+    m.add_argument("--percent-convention", choices=list(PERCENT_CONVENTIONS), help="default ceil")
+    m.add_argument("--no-positive", choices=NO_POSITIVE_RULES, help="default miss")
+    m.add_argument("--backend", choices=BACKENDS, default="numpy", help="GEMM backend")
+    m.add_argument("--seed", type=int, default=0, help="bootstrap seed (0)")
+    m.add_argument("--n-resamples", type=int, default=1000, help="bootstrap resamples (1000)")
+    m.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar (default: when stderr is a terminal)",
+    )
+    out = p.add_argument_group("outputs")
+    out.add_argument("--json", metavar="OUT.json", help="the full report")
+    out.add_argument("--per-query", metavar="OUT.csv", help="one row per query")
+    out.add_argument("--markdown", metavar="OUT.md", help="a readable summary")
+    out.add_argument("--plots", metavar="DIR", help="PNG plots (needs matplotlib)")
+    p.set_defaults(func=run)
+    return p
