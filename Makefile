@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m vprmetrics.demo --out runs/demo
+	$(BIN)/python -m reference_models.demo --out runs/demo
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,0 +1,163 @@
+"""The main job: ``make demo`` (``python -m reference_models.demo --out runs/demo``).
+
+1. Generate the small SynthTown (cached under ``OUT/data``; about 35 s on 2 cores).
+2. Describe its test split with the raw-pixel baseline (16x32 grey, L2).
+3. When torch is installed: train a ResNet-18 + GeM briefly on the train split (CPU, or
+   CUDA when present), export its descriptors as a submission.
+4. Score every submission with ``vprmetrics evaluate --protocol synthtown`` (the same
+   command a user runs) and write ``OUT/summary.md`` comparing them, with each model's
+   JSON/Markdown report, per-query CSV and plots under ``OUT/<model>/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from vprmetrics.cli import main as vprmetrics_main
+from vprmetrics.loaders import load_dataset
+from vprmetrics.protocol import load_protocol
+from vprmetrics.report import write_atomic
+
+PROTOCOL = "synthtown"
+
+
+def _log(message: str) -> None:
+    print(f"[demo] {message}", flush=True)
+
+
+def ensure_synthtown(data_dir: Path) -> Path:
+    """The small SynthTown under ``data_dir`` (generated once, then reused)."""
+    from reference_models.synthtown.dataset import SIZES, write_vg
+
+    root = data_dir / "synthtown"
+    if not (root / "manifest.json").is_file():
+        _log(f"generating the small SynthTown into {data_dir} (about a minute on 2 cores)")
+        start = time.perf_counter()
+        write_vg(data_dir, SIZES["small"], workers=2, progress=sys.stderr.isatty())
+        _log(f"generated in {time.perf_counter() - start:.0f} s")
+    return root
+
+
+def _load_images(root: Path, ids: np.ndarray) -> np.ndarray:
+    from PIL import Image
+
+    return np.stack([np.asarray(Image.open(root / i).convert("RGB")) for i in ids])
+
+
+def raw_pixel_submission(root: Path, out: Path) -> Path:
+    """The raw-pixel baseline's descriptors of the protocol's test split, as a submission."""
+    from reference_models.synthtown.baseline import raw_pixel_descriptors
+
+    dataset = load_dataset(load_protocol(PROTOCOL), root)
+    path = out / "raw_pixel" / "submission.npz"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(
+        path,
+        queries=raw_pixel_descriptors(_load_images(root, dataset.query_ids)),
+        database=raw_pixel_descriptors(_load_images(root, dataset.database_ids)),
+        query_ids=dataset.query_ids,
+        database_ids=dataset.database_ids,
+    )
+    return path
+
+
+def score(name: str, submission: Path, root: Path, out: Path) -> dict:
+    """Run ``vprmetrics evaluate --protocol synthtown`` on a submission; return its report."""
+    folder = out / name
+    args = [
+        "evaluate",
+        "--protocol",
+        PROTOCOL,
+        "--dataset-root",
+        str(root),
+        "--submission",
+        str(submission),
+        "--json",
+        str(folder / "report.json"),
+        "--markdown",
+        str(folder / "report.md"),
+        "--per-query",
+        str(folder / "per_query.csv"),
+        "--plots",
+        str(folder / "plots"),
+        "--no-progress",
+    ]
+    _log(f"vprmetrics {' '.join(args)}")
+    if vprmetrics_main(args) != 0:
+        raise SystemExit(f"scoring {name} failed; see the message above")
+    return json.loads((folder / "report.json").read_text())
+
+
+def summary_markdown(reports: dict[str, dict], notes: list[str]) -> str:
+    """A table comparing the models on the synthtown test split."""
+    lines = [
+        "# vprmetrics demo: SynthTown test split",
+        "",
+        "| model | R@1 | R@5 | R@10 | R@20 | R@1% | PSSR | R@1 tie gap | R@1 95% CI |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|:---:|",
+    ]
+    for name, r in reports.items():
+        rn, ci = r["recall_at_n"], r["confidence_intervals"]["recall_at_n"]["1"]
+        gap = r["tie_bounds"]["recall_at_n"]["1"]["gap"]
+        lines.append(
+            f"| {name} | {100 * rn['1']:.1f} | {100 * rn['5']:.1f} | {100 * rn['10']:.1f} | "
+            f"{100 * rn['20']:.1f} | {100 * r['recall_at_percent']['1']:.1f} | "
+            f"{r['pssr']['mean']:.3f} | {100 * gap:.1f} | {100 * ci[0]:.1f}-{100 * ci[1]:.1f} |"
+        )
+    lines += ["", *notes, "", "Each model's full report, per-query CSV and plots: `<model>/`."]
+    return "\n".join(lines) + "\n"
+
+
+def run(out: Path, train: bool = True, epochs: int | None = None) -> dict[str, dict]:
+    out.mkdir(parents=True, exist_ok=True)
+    root = ensure_synthtown(out / "data")
+    reports = {"raw_pixel": score("raw_pixel", raw_pixel_submission(root, out), root, out)}
+    notes = [
+        f"Protocol `{PROTOCOL}`: {reports['raw_pixel']['n_queries']} queries, "
+        f"{reports['raw_pixel']['n_database']} database images, positives within 25 m."
+    ]
+    if train:
+        trained = train_reference_model(root, out, epochs)
+        if trained is not None:
+            name, submission, note = trained
+            reports[name] = score(name, submission, root, out)
+            notes.append(note)
+    write_atomic(out / "summary.md", summary_markdown(reports, notes).encode())
+    print(summary_markdown(reports, notes))
+    _log(f"wrote {out / 'summary.md'}")
+    return reports
+
+
+def train_reference_model(root: Path, out: Path, epochs: int | None):
+    """Train and export a ResNet-18 + GeM; ``None`` (with a note) when torch is missing."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        _log(
+            "torch is not installed: skipping the trained model (pip install 'vprmetrics[models]')"
+        )
+        return None
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m reference_models.demo",
+        description="End-to-end demo on the embedded SynthTown: generate, describe, train, score.",
+    )
+    parser.add_argument("--out", default="runs/demo", help="output folder (runs/demo)")
+    parser.add_argument("--no-train", action="store_true", help="score the baseline only")
+    parser.add_argument("--epochs", type=int, help="training epochs (default: the demo preset)")
+    args = parser.parse_args(argv)
+    run(Path(args.out), train=not args.no_train, epochs=args.epochs)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
