@@ -244,3 +244,18 @@ def test_collapsed_embeddings_reproduce_the_published_tie_gap():
     pes = recall_at_percent(facts, [1], convention="witw")[1]
     assert opt == 1.0 and pes == 0.0
     assert 0.15 < exp < 0.25  # ~ ceil(50) / ~250 items per collapsed vector
+
+
+def test_bootstrap_interval_covers_the_mean_and_is_reproducible():
+    from vprmetrics.intervals import bootstrap_interval, interval_method
+
+    rng = np.random.default_rng(0)
+    for m in (40, 6000):
+        values = (rng.random((m, 2)) < [0.3, 0.8]).astype(float)
+        lo, hi = bootstrap_interval(values, seed=1)
+        mean = values.mean(axis=0)
+        assert np.all(lo <= mean) and np.all(mean <= hi)
+        assert np.all(hi - lo < 4.5 * np.sqrt(mean * (1 - mean) / m))  # ~ 2 x 1.96 sigma
+        assert np.array_equal(bootstrap_interval(values, seed=1)[0], lo)
+    assert (interval_method(5000), interval_method(5001)) == ("BCa", "percentile")
+    assert bootstrap_interval(np.ones((10, 1)))[0].tolist() == [1.0]

@@ -32,7 +32,7 @@ from vprmetrics.geo_error import (
     retrieved_geo_error_m,
 )
 from vprmetrics.geodesy import as_geo_coordinates
-from vprmetrics.intervals import bootstrap_interval
+from vprmetrics.intervals import bootstrap_interval, interval_method
 from vprmetrics.positives import Positives
 from vprmetrics.pssr import pssr, pssr_per_query
 from vprmetrics.recall import (
@@ -244,7 +244,8 @@ def evaluate_facts(
         "tie_bounds": {"recall_at_n": bounds(success, ns), "recall_at_percent": bounds(pct, ks)},
         "confidence_intervals": {
             "level": s.confidence,
-            "method": "BCa bootstrap over queries (scipy.stats.bootstrap)",
+            "method": f"{interval_method(int(mask.sum()))} bootstrap over queries "
+            "(scipy.stats.bootstrap)",
             "n_resamples": s.n_resamples,
             "seed": s.seed,
             "recall_at_n": _interval_dict(ns, success[s.ties], s),

@@ -1,9 +1,13 @@
 """Bootstrap confidence intervals over queries (scipy.stats.bootstrap).
 
 Every scalar metric here is a mean of per-query values (a success probability, a PSSR,
-an AP), so its interval comes from resampling queries with replacement: BCa intervals
-with a fixed seed, reproducible run to run. A metric whose per-query values are all equal
-has the degenerate interval ``[v, v]``.
+an AP), so its interval comes from resampling queries with replacement, with a fixed seed
+(reproducible run to run). Up to :data:`BCA_MAX_QUERIES` queries the interval is BCa; above
+that, scipy's BCa jackknife (quadratic in the number of queries: 28 s at 8,884 queries)
+is replaced by the percentile interval, which for a mean over thousands of queries agrees
+with BCa to well under the resampling noise. :func:`interval_method` says which one a
+given number of queries gets. A metric whose per-query values are all equal has the
+degenerate interval ``[v, v]``.
 
 >>> lo, hi = bootstrap_interval(np.array([[0.0], [1.0], [1.0], [1.0]] * 10), seed=0)
 >>> bool(lo[0] < 0.75 < hi[0])
@@ -17,7 +21,14 @@ import warnings
 import numpy as np
 from scipy import stats
 
-__all__ = ["bootstrap_interval"]
+__all__ = ["BCA_MAX_QUERIES", "bootstrap_interval", "interval_method"]
+
+BCA_MAX_QUERIES = 5000
+
+
+def interval_method(n_queries: int) -> str:
+    """``"BCa"`` up to :data:`BCA_MAX_QUERIES` queries, ``"percentile"`` above."""
+    return "BCa" if n_queries <= BCA_MAX_QUERIES else "percentile"
 
 
 def bootstrap_interval(
@@ -25,12 +36,13 @@ def bootstrap_interval(
     confidence: float = 0.95,
     n_resamples: int = 1000,
     seed: int = 0,
-    method: str = "BCa",
+    method: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Intervals for the mean of each column of ``values`` (rows are queries)."""
     values = np.asarray(values, dtype=np.float64)
     if values.ndim == 1:
         values = values[:, None]
+    method = method or interval_method(values.shape[0])
     low = values.mean(axis=0).copy()
     high = low.copy()
     varying = np.ptp(values, axis=0) > 0 if values.shape[0] else np.zeros(values.shape[1], bool)
