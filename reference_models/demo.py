@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from vprmetrics.cli import main as vprmetrics_main
+from vprmetrics.files import write_atomic
 from vprmetrics.loaders import load_dataset
 from vprmetrics.protocol import load_protocol
-from vprmetrics.report import write_atomic
 
 PROTOCOL = "synthtown"
 

@@ -14,17 +14,16 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+
+from vprmetrics.files import write_atomic
 
 __all__ = [
     "PER_QUERY_COLUMNS",
     "render_csv",
     "render_json",
     "render_markdown",
-    "write_atomic",
     "write_outputs",
 ]
 
@@ -39,20 +38,6 @@ PER_QUERY_COLUMNS = (
     "top1",
     "top1_error_m",
 )
-
-
-def write_atomic(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def render_json(report: Mapping) -> bytes:

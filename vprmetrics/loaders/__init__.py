@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +32,7 @@ import numpy as np
 
 from vprmetrics.checks import as_coordinates, as_headings
 from vprmetrics.errors import InputError, InputTypeError, ProtocolError
+from vprmetrics.files import save_npz_atomic
 from vprmetrics.loaders._common import SideData, check_count
 from vprmetrics.positives import Positives
 from vprmetrics.protocol import Protocol
@@ -350,15 +350,7 @@ def save_ground_truth_npz(
     if include_positives or dataset.positives is not None:
         gt = dataset.ground_truth()
         arrays["positives_lims"], arrays["positives_ids"] = gt.lims, gt.ids
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp.npz", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    save_npz_atomic(path, **arrays)
 
 
 def _ids(npz, key: str, path: Path) -> np.ndarray:
