@@ -21,6 +21,8 @@ __all__ = ["SUBCOMMANDS", "build_parser", "main"]
 #: Subcommand name -> module defining ``add_parser(subparsers)``.
 SUBCOMMANDS: dict[str, str] = {
     "describe": "reference_models.describe",
+    "train": "reference_models.train",
+    "export": "reference_models.export",
 }
 
 
