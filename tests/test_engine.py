@@ -145,3 +145,76 @@ def test_bad_k_and_ground_truth():
         rank(np.zeros((1, 2)), np.zeros((4, 2)), [[0]], k=1)
     with pytest.raises(InputError, match="metric 'hamming'"):
         rank(np.zeros((1, 2)), np.zeros((4, 2)), gt, metric="hamming")
+
+
+@pytest.mark.parametrize(
+    "paths",
+    [
+        {"_UNION_GEMM_RATIO": 0},  # positives pair by pair
+        {"_UNION_GEMM_RATIO": 10**9},  # positives by one GEMM on their union
+        {"_DENSE_TILE": 10**9},  # every tile is "dense": partition + separate closer pass
+        {"_POOL_START": 1, "_POOL_MAX": 1, "_POOL_KEEP_FACTOR": 1},  # pools truncated exactly
+    ],
+    ids=["pairs", "union-gemm", "dense-tiles", "pool-truncation"],
+)
+@given(
+    problems(),
+    st.sampled_from(["l2", "ip", "cosine"]),
+    st.sampled_from([None, 1, 3, 7]),
+    st.integers(1, 5),
+)
+def test_every_engine_path_matches_oracle(paths, problem, metric, block_size, k):
+    """Force each internal path of the engine (they depend on sizes) and check the oracle."""
+    import vprmetrics.engine as engine
+
+    queries, database, positives = problem
+    saved = {name: getattr(engine, name) for name in paths}
+    try:
+        for name, value in paths.items():
+            setattr(engine, name, value)
+        _check_against_oracle(
+            queries, database, positives, metric, block_size, min(k, len(database))
+        )
+    finally:
+        for name, value in saved.items():
+            setattr(engine, name, value)
+
+
+@pytest.mark.parametrize("metric", ["l2", "ip", "cosine"])
+def test_pool_truncation_on_massive_ties(monkeypatch, metric):
+    """A pool that overflows (every item ties) is resolved exactly: lowest ids first."""
+    import vprmetrics.engine as engine
+
+    monkeypatch.setattr(engine, "_POOL_START", 1)
+    monkeypatch.setattr(engine, "_POOL_MAX", 1)
+    monkeypatch.setattr(engine, "_POOL_KEEP_FACTOR", 1)
+    calls = []
+    truncate = engine._Pool._truncate
+    monkeypatch.setattr(
+        engine._Pool, "_truncate", lambda self, *a: calls.append(1) or truncate(self, *a)
+    )
+    rng = np.random.default_rng(4)
+    database = np.vstack([np.ones((60, 3)), rng.integers(2, 4, size=(40, 3))])[rng.permutation(100)]
+    queries = np.vstack([np.ones((2, 3)), np.zeros((2, 3))])
+    positives = [[5, 50], [], [7], [99]]
+    _check_against_oracle(queries, database, positives, metric, 7, 3)
+    assert calls, "the truncation path did not run"
+
+
+def test_memory_stays_bounded_when_every_pair_needs_the_exact_band():
+    """Collapsed high-dim descriptors put every pair in the float64 band; the re-decision
+    must stream them (here all pairs at once would take 60,000 x 2048 x 8 B = 983 MB)."""
+    import tracemalloc
+
+    rng = np.random.default_rng(5)
+    base = rng.normal(size=(1, 2048)).astype(np.float32)
+    database = np.repeat(base, 300, axis=0)
+    queries = np.repeat(base, 200, axis=0)
+    gt = Positives.from_lists([[i] for i in range(200)], 300)
+    tracemalloc.start()
+    facts = rank(queries, database, gt, k=5)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert facts.tied_negatives.tolist() == [299] * 200
+    assert facts.topk_ids[:, 0].tolist() == [0] * 200
+    assert peak < 300 * 2**20, f"peak {peak / 2**20:.0f} MB"
