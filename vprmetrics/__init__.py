@@ -28,6 +28,7 @@ from vprmetrics.pssr import pssr
 from vprmetrics.recall import percent_cutoff, recall_at_n, recall_at_percent, tie_bounds
 from vprmetrics.report import write_outputs
 from vprmetrics.retrieval import map_at_k, precision_at_k
+from vprmetrics.shards import rank_sharded
 
 try:
     __version__ = version("vprmetrics")
@@ -55,6 +56,7 @@ __all__ = [
     "precision_at_k",
     "pssr",
     "rank",
+    "rank_sharded",
     "recall_at_n",
     "recall_at_percent",
     "recall_vs_threshold",

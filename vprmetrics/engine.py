@@ -47,7 +47,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vprmetrics.checks import as_descriptors
+from vprmetrics.checks import as_descriptors, check_shape
 from vprmetrics.distances import (
     MAX_NORM_F32,
     check_metric,
@@ -59,7 +59,15 @@ from vprmetrics.errors import InputError, InputTypeError, require
 from vprmetrics.facts import RankingFacts
 from vprmetrics.positives import Positives
 
-__all__ = ["BACKENDS", "rank"]
+__all__ = [
+    "BACKENDS",
+    "QueryState",
+    "ShardScan",
+    "merge_scans",
+    "prepare_queries",
+    "rank",
+    "scan_shard",
+]
 
 BACKENDS: tuple[str, ...] = ("numpy", "faiss")
 _TOPK_SLACK = 16  # extra exact candidates kept so tie groups at the k-th place stay whole
@@ -471,7 +479,7 @@ def _single_threaded_blas():
 
 def _check_inputs(queries, database, positives: Positives, k: int, tie_rtol: float):
     q = as_descriptors(queries, "queries")
-    x = as_descriptors(database, "database")
+    x = check_shape(database if hasattr(database, "dtype") else np.asarray(database), "database")
     if q.shape[1] != x.shape[1]:
         raise InputError(
             f"queries have dim {q.shape[1]} but database has dim {x.shape[1]}; "
@@ -508,6 +516,171 @@ class _Counts:
         self.tied_before = np.zeros(nq, dtype=np.int64)
 
 
+@dataclass
+class QueryState:
+    """What every database shard needs about the queries: their float32 GEMM operand,
+    the exact best-positive facts (d*, S, first tied positive) and the settings.
+
+    Built once by :func:`prepare_queries`; :func:`scan_shard` reads it, so it can be
+    sent to Dask workers as it is.
+    """
+
+    q_src: np.ndarray
+    q32: np.ndarray
+    shift: np.ndarray
+    q_norm: np.ndarray
+    d_star: np.ndarray
+    n_tied_pos: np.ndarray
+    first_tied_pos: np.ndarray
+    n_positives: np.ndarray
+    n_database: int
+    metric: str
+    backend: str
+    k: int
+    tie_rtol: float
+
+    @property
+    def has(self) -> np.ndarray:
+        return ~np.isnan(self.d_star)
+
+    @property
+    def keep(self) -> int:
+        return min(self.n_database, self.k + _TOPK_SLACK)
+
+
+@dataclass
+class ShardScan:
+    """The additive facts of one database shard: counts relative to the global d*, and
+    exact top-k candidates with global database ids (entries of a query contiguous)."""
+
+    closer: np.ndarray
+    tied_all: np.ndarray
+    tied_before: np.ndarray
+    cand_query: np.ndarray
+    cand_id: np.ndarray
+    cand_dist: np.ndarray
+
+
+def prepare_queries(
+    queries: np.ndarray,
+    database,
+    positives: Positives,
+    *,
+    metric: str = "l2",
+    k: int = 20,
+    tie_rtol: float = 1e-9,
+    backend: str = "numpy",
+) -> QueryState:
+    """Check the inputs and compute the exact best-positive facts of every query.
+
+    ``database`` needs only ``shape``, ``dtype`` and row gathers ``database[ids]`` here
+    (the positives' rows), so it may be a view over several shards.
+    """
+    check_metric(metric)
+    if backend not in BACKENDS:
+        raise InputError(f"backend {backend!r} is unknown; use one of {', '.join(BACKENDS)}")
+    q, x = _check_inputs(queries, database, positives, k, tie_rtol)
+    q_src, q32, shift, q_norm = _queries(q, metric, backend)
+    _check_norms(q_norm, "queries")
+    with _single_threaded_blas():  # many small GEMMs: thread start-up would dominate
+        d_star, n_tied_pos, first_tied_pos = _best_positives(
+            q_src, q32, shift, q_norm, x, positives, metric, backend, tie_rtol
+        )
+    return QueryState(
+        q_src, q32, shift, q_norm, d_star, n_tied_pos, first_tied_pos,
+        positives.counts.astype(np.int64), int(x.shape[0]), metric, backend, int(k),
+        float(tie_rtol),
+    )  # fmt: skip
+
+
+def scan_shard(
+    state: QueryState,
+    shard: np.ndarray,
+    offset: int = 0,
+    *,
+    block_size: int | None = None,
+    progress: bool | None = None,
+) -> ShardScan:
+    """Stream database rows ``offset .. offset + len(shard)`` against every query."""
+    x = as_descriptors(shard, "database")
+    nq, dim = state.q_src.shape
+    if x.shape[1] != dim:
+        raise InputError(
+            f"a database shard has dim {x.shape[1]} but the queries have dim {dim}; "
+            "extract both with the same model"
+        )
+    n = x.shape[0]
+    metric, backend, tie_rtol = state.metric, state.backend, state.tie_rtol
+    has = state.has
+    tile = _tile_scorer(backend, metric)
+    bx = int(block_size) if block_size else max(256, min(n, _SCORE_ELEMENTS // 1024))
+    if bx < 1:
+        raise InputError(f"block_size = {block_size!r} must be a positive integer")
+    if not block_size:  # equal blocks: no small GEMM at the end
+        bx = -(-n // -(-n // bx))
+    qc = max(1, _SCORE_ELEMENTS // bx)
+    qc = -(-nq // -(-nq // qc))
+    counts = _Counts(nq)
+    pool = _Pool(
+        nq, state.k, state.keep, tie_rtol,
+        lambda qi, ids: _exact_pairs(state.q_src, x, qi, ids - offset, metric),
+    )  # fmt: skip
+    safe_d_star = np.where(has, state.d_star, 0.0)
+    buffers: dict[tuple[int, int], np.ndarray] = {}
+
+    bar = _progress(-(-n // bx), progress, "ranking")
+    for b0 in range(0, n, bx):
+        blk = _block(x[b0 : b0 + bx], metric, backend)
+        for q0 in range(0, nq, qc):
+            rows = slice(q0, min(nq, q0 + qc))
+            shape = (rows.stop - rows.start, blk.x32.shape[0])
+            if backend == "numpy" and shape not in buffers:
+                buffers[shape] = np.empty(shape, dtype=np.float32)
+            s = tile(state.q32[rows], blk.x32, buffers.get(shape))
+            _scan_tile(s, rows, offset + b0, blk, state.q_src, state.shift, state.q_norm,
+                       state.d_star, safe_d_star, has, state.first_tied_pos, counts, pool,
+                       metric, tie_rtol, dim)  # fmt: skip
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    cq, cid = pool.candidates()
+    exact = _exact_pairs(state.q_src, x, cq, cid - offset, metric)
+    return ShardScan(counts.closer, counts.tied_all, counts.tied_before, cq, cid, exact)
+
+
+def merge_scans(state: QueryState, scans: list[ShardScan]) -> RankingFacts:
+    """Add the shards' counts and merge their top-k candidates into the ranking facts."""
+    has = state.has
+    nq = state.d_star.size
+    closer = sum(s.closer for s in scans)
+    tied_neg = sum(s.tied_all for s in scans) - state.n_tied_pos
+    tied_before = sum(s.tied_before for s in scans)
+    if np.any(tied_neg[has] < 0):  # would mean the float32 margin was too small
+        raise RuntimeError("internal error: a tied positive fell outside the exact band")
+    topk_ids, topk_dist = _finish_topk(
+        nq, state.keep, state.k,
+        np.concatenate([s.cand_query for s in scans]),
+        np.concatenate([s.cand_id for s in scans]),
+        np.concatenate([s.cand_dist for s in scans]),
+        state.tie_rtol,
+    )  # fmt: skip
+    zero = np.zeros(nq, dtype=np.int64)
+    return RankingFacts(
+        d_star=state.d_star,
+        closer=np.where(has, closer, zero),
+        tied_negatives=np.where(has, tied_neg, zero),
+        tied_positives=np.where(has, state.n_tied_pos, zero),
+        tied_negatives_before=np.where(has, tied_before, zero),
+        n_positives=state.n_positives,
+        topk_ids=topk_ids,
+        topk_distances=topk_dist,
+        n_database=state.n_database,
+        metric=state.metric,
+        tie_rtol=state.tie_rtol,
+    )
+
+
 def rank(
     queries: np.ndarray,
     database: np.ndarray,
@@ -526,72 +699,14 @@ def rank(
     memory-mapped ``.npy``); ``positives`` the ground truth; ``k`` the length of the
     exact top-k list (at least the largest N you will ask for); ``block_size`` the
     database rows per block (default: about 16 MB of float32 scores per tile);
-    ``backend`` ``"numpy"`` (BLAS sgemm) or ``"faiss"`` (faiss's sgemm).
+    ``backend`` ``"numpy"`` (BLAS sgemm) or ``"faiss"`` (faiss's sgemm). The same steps
+    run shard by shard in :func:`vprmetrics.shards.rank_sharded`.
     """
-    check_metric(metric)
-    if backend not in BACKENDS:
-        raise InputError(f"backend {backend!r} is unknown; use one of {', '.join(BACKENDS)}")
-    q, x = _check_inputs(queries, database, positives, k, tie_rtol)
-    nq, dim = q.shape
-    n = x.shape[0]
-    q_src, q32, shift, q_norm = _queries(q, metric, backend)
-    _check_norms(q_norm, "queries")
-    with _single_threaded_blas():  # many small GEMMs: thread start-up would dominate
-        d_star, n_tied_pos, first_tied_pos = _best_positives(
-            q_src, q32, shift, q_norm, x, positives, metric, backend, tie_rtol
-        )
-    has = ~np.isnan(d_star)
-    tile = _tile_scorer(backend, metric)
-
-    bx = int(block_size) if block_size else max(256, min(n, _SCORE_ELEMENTS // 1024))
-    if bx < 1:
-        raise InputError(f"block_size = {block_size!r} must be a positive integer")
-    if not block_size:  # equal blocks: no small GEMM at the end
-        bx = -(-n // -(-n // bx))
-    qc = max(1, _SCORE_ELEMENTS // bx)
-    qc = -(-nq // -(-nq // qc))
-    counts = _Counts(nq)
-    keep = min(n, k + _TOPK_SLACK)
-    pool = _Pool(nq, k, keep, tie_rtol, lambda qi, ids: _exact_pairs(q_src, x, qi, ids, metric))
-    safe_d_star = np.where(has, d_star, 0.0)
-    buffers: dict[tuple[int, int], np.ndarray] = {}
-
-    bar = _progress(-(-n // bx), progress, "ranking")
-    for b0 in range(0, n, bx):
-        blk = _block(x[b0 : b0 + bx], metric, backend)
-        for q0 in range(0, nq, qc):
-            rows = slice(q0, min(nq, q0 + qc))
-            shape = (rows.stop - rows.start, blk.x32.shape[0])
-            if backend == "numpy" and shape not in buffers:
-                buffers[shape] = np.empty(shape, dtype=np.float32)
-            s = tile(q32[rows], blk.x32, buffers.get(shape))
-            _scan_tile(s, rows, b0, blk, q_src, shift, q_norm, d_star, safe_d_star, has,
-                       first_tied_pos, counts, pool, metric, tie_rtol, dim)  # fmt: skip
-        if bar is not None:
-            bar.update(1)
-    if bar is not None:
-        bar.close()
-
-    tied_neg = counts.tied_all - n_tied_pos
-    if np.any(tied_neg[has] < 0):  # would mean the float32 margin was too small
-        raise RuntimeError("internal error: a tied positive fell outside the exact band")
-    cq, cid = pool.candidates()
-    exact = _exact_pairs(q_src, x, cq, cid, metric)
-    topk_ids, topk_dist = _finish_topk(nq, keep, k, cq, cid, exact, tie_rtol)
-    zero = np.zeros(nq, dtype=np.int64)
-    return RankingFacts(
-        d_star=d_star,
-        closer=np.where(has, counts.closer, zero),
-        tied_negatives=np.where(has, tied_neg, zero),
-        tied_positives=np.where(has, n_tied_pos, zero),
-        tied_negatives_before=np.where(has, counts.tied_before, zero),
-        n_positives=positives.counts.astype(np.int64),
-        topk_ids=topk_ids,
-        topk_distances=topk_dist,
-        n_database=n,
-        metric=metric,
-        tie_rtol=float(tie_rtol),
+    state = prepare_queries(
+        queries, database, positives, metric=metric, k=k, tie_rtol=tie_rtol, backend=backend
     )
+    scan = scan_shard(state, database, 0, block_size=block_size, progress=progress)
+    return merge_scans(state, [scan])
 
 
 def _scan_tile(
