@@ -101,3 +101,52 @@ def test_geographic_pairs_nearest_and_kth():
     assert neg.tolist() == [9]
     pairs = PairMiner(db, q, negative_rank=3).pairs(np.array([0]))
     assert [a.tolist() for a in pairs] == [[0, 0], [3, 2], [1.0, 0.0]]
+
+
+def test_place_pair_masks_use_radius_and_heading():
+    from reference_models.mining import place_pair_masks
+
+    xy = np.array([[0.0, 0.0], [5.0, 0.0], [0.0, 3.0], [40.0, 0.0], [15.0, 0.0]])
+    heads = np.array([90.0, 100.0, 270.0, 90.0, 90.0])
+    pos, neg = place_pair_masks(xy, heads, 10.0, 25.0, max_heading_deg=45.0)
+    assert pos[0].tolist() == [False, True, False, False, False]  # 2 looks the other way
+    assert neg[0].tolist() == [False, False, False, True, False]  # 15 m: neither
+    assert (pos == pos.T).all() and not (pos & neg).any() and not pos.diagonal().any()
+    pos, _ = place_pair_masks(xy, heads, 10.0, 25.0)  # no heading rule
+    assert pos[0].tolist() == [False, True, True, False, False]
+
+
+def test_place_sampler_batches_hold_real_places():
+    from reference_models.mining import PlaceSampler
+
+    db, q = _line()
+    db_h = np.where(np.arange(len(db)) % 2 == 0, 90.0, 270.0)
+    q_h = db_h[::4] + 3.0
+    sampler = PlaceSampler(db, q, db_h, q_h, places=4, per_place=4, max_heading_deg=45.0,
+                           seed=1)
+    state = sampler.state_dict()
+    items = sampler.sample()
+    assert items.shape == (16,)
+    pool = np.concatenate([db, q])
+    heads = np.concatenate([db_h, q_h])
+    for p in range(4):
+        anchor, first, *rest = items[4 * p : 4 * p + 4]
+        assert anchor >= len(db) and first < len(db)  # a query and a database image
+        for other in (first, *rest):
+            assert np.linalg.norm(pool[other] - pool[anchor]) <= 10.0
+            assert abs(heads[other] - heads[anchor]) <= 45.0
+    pos, neg = sampler.masks(items)
+    assert pos[0, 1] and pos.sum() >= 4 * 3 * 2 // 2 and neg.any()
+    sampler.load_state_dict(state)
+    assert sampler.sample().tolist() == items.tolist()
+
+
+def test_triplet_miner_heading_rule():
+    db = np.array([[0.0, 0.0], [0.0, 0.0], [100.0, 0.0], [200.0, 0.0]])
+    db_h = np.array([90.0, 270.0, 90.0, 90.0])
+    q, q_h = np.array([[1.0, 0.0]]), np.array([268.0])
+    cfg = MiningConfig("random", negatives_per_query=2, max_heading_deg=45.0)
+    miner = TripletMiner(db, q, cfg, database_headings=db_h, query_headings=q_h)
+    assert miner.hard.of(0).tolist() == [1]  # the same spot looking the same way
+    assert TripletMiner(db, q, MiningConfig("random", negatives_per_query=2)).hard.of(0).tolist() \
+        == [0, 1]

@@ -1,5 +1,6 @@
 """Training on a tiny VG-layout dataset on CPU: run folder, resume, options, CLI."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -146,7 +147,7 @@ def test_cli_train(tiny, tmp_path):
                  "--image-size", "32x48", "--augment", "jitter,crop", "--quiet"])
     assert code == 0
     cfg = json.loads((tmp_path / "cli" / "config.json").read_text())
-    assert cfg["image_size"] == [32, 48] and cfg["lr"] == 3e-4 and cfg["augment"]["hflip"] is False
+    assert cfg["image_size"] == [32, 48] and cfg["lr"] == 1e-3 and cfg["augment"]["hflip"] is False
     assert main(["train", "--model", "nope", "--protocol", "tinytown", "--dataset-root",
                  str(tiny), "--out", str(tmp_path / "x"), "--quiet"]) == 2
 
@@ -182,3 +183,46 @@ def test_preprocessing_crop_resize_augment():
     aug = build_augmentation(AugmentSpec(0.4, 0.4, 0.4, 0.1, True, (0.7, 1.0)), (16, 32))
     assert tuple(aug(out).shape) == (3, 16, 32)
     assert build_augmentation(AugmentSpec(), (16, 32)) is None
+
+
+def test_place_sampler_training_and_resume(tiny, tmp_path):
+    kw = dict(sampler="places", places_per_batch=4, images_per_place=3, queries_per_epoch=8,
+              loss="multi-similarity", loss_options={"alpha": 2.0, "beta": 50.0, "base": 0.5},
+              lr=1e-3, patience=5, augment=AugmentSpec(brightness=0.3, contrast=0.3))
+    train(tiny_config(tiny, tmp_path / "straight", epochs=2, **kw))
+    train(tiny_config(tiny, tmp_path / "resumed", epochs=1, **kw))
+    result = train(tiny_config(tiny, tmp_path / "resumed", epochs=2, resume=True, **kw))
+    assert [h["steps"] for h in result.history] == [2, 2]
+    assert all(np.isfinite(h["loss"]) and h["loss"] > 0 for h in result.history)
+    a = load_checkpoint(tmp_path / "straight" / "last.pt")
+    b = load_checkpoint(tmp_path / "resumed" / "last.pt")
+    for key, value in a["model"].items():
+        assert torch.equal(value, b["model"][key]), key
+
+
+def test_loss_options_reach_the_loss():
+    from reference_models.training import build_loss
+
+    loss = build_loss(TrainConfig(loss="multi-similarity", loss_options={"base": 0.5}))
+    assert (loss.alpha, loss.beta, loss.base) == (1.0, 50.0, 0.5)
+    assert build_loss(TrainConfig(loss="triplet", margin=0.3)).margin == 0.3
+    with pytest.raises(Exception, match="do not fit"):
+        build_loss(TrainConfig(loss="contrastive", loss_options={"base": 0.5}))
+
+
+def test_cpu_quick_preset_is_valid():
+    from reference_models.training import PRESETS
+
+    cfg = TrainConfig(**PRESETS["cpu-quick"])
+    assert cfg.sampler == "places" and cfg.image_size is not None
+
+
+def test_cosine_schedule_runs_down_to_zero():
+    from reference_models.training import scheduled_lr, steps_per_epoch
+
+    cfg = TrainConfig(sampler="places", places_per_batch=16, queries_per_epoch=1600, epochs=5,
+                      lr=1e-3, lr_schedule="cosine")
+    assert steps_per_epoch(cfg) == 100
+    assert scheduled_lr(cfg, 0) == 1e-3 and abs(scheduled_lr(cfg, 250) - 5e-4) < 1e-12
+    assert scheduled_lr(cfg, 500) == 0.0
+    assert scheduled_lr(dataclasses.replace(cfg, lr_schedule="constant"), 400) == 1e-3
