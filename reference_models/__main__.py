@@ -14,6 +14,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from vprmetrics.cli import OneLineErrorParser
 from vprmetrics.errors import VPRMetricsError
 
 __all__ = ["SUBCOMMANDS", "build_parser", "main"]
@@ -26,20 +27,13 @@ SUBCOMMANDS: dict[str, str] = {
 }
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse with usage errors on one line and exit code 2."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every registered subcommand."""
-    parser = _Parser(
+    parser = OneLineErrorParser(
         prog="python -m reference_models",
-        description="Reference VPR models: describe (and, later, train and export).",
+        description="Reference VPR models: describe, train and export.",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineErrorParser)
     for module in SUBCOMMANDS.values():
         importlib.import_module(module).add_parser(sub)
     return parser

@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
 
 from vprmetrics.errors import InputError
+from vprmetrics.files import save_npz_atomic
 
 __all__ = ["add_parser", "export_submission", "export_torchscript", "load_run_model", "run"]
 
@@ -56,20 +55,6 @@ def load_run_model(run_dir: str | Path, checkpoint: str = "best", device: str = 
     return model, cfg
 
 
-def _atomic_savez(path: Path, **arrays: Any) -> None:
-    import numpy as np
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp.npz", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def export_submission(
     run_dir: str | Path,
     protocol: str,
@@ -95,22 +80,32 @@ def export_submission(
     amp = dev.type == "cuda" if cfg.amp is None else bool(cfg.amp and dev.type == "cuda")
     dataset = load_dataset(load_protocol(protocol), dataset_root)
     spec = ImageSpec(cfg.image_size, cfg.resize_percent, cfg.crop_top, cfg.crop_bottom)
-    kw = dict(batch_size=batch_size or cfg.infer_batch_size, device=dev, amp=amp,
-              progress=progress)
-    db = describe_images(model, ImageStore(dataset.root, dataset.database_ids, spec, cache=False),
-                         desc="database", **kw)
-    q = describe_images(model, ImageStore(dataset.root, dataset.query_ids, spec, cache=False),
-                        desc="queries", **kw)
+    kw = dict(batch_size=batch_size or cfg.infer_batch_size, device=dev, amp=amp, progress=progress)
+    db = describe_images(
+        model,
+        ImageStore(dataset.root, dataset.database_ids, spec, cache=False),
+        desc="database",
+        **kw,
+    )
+    q = describe_images(
+        model, ImageStore(dataset.root, dataset.query_ids, spec, cache=False), desc="queries", **kw
+    )
     out = Path(out_path)
-    _atomic_savez(
+    save_npz_atomic(
         out,
         queries=q.astype(np.float32),
         database=db.astype(np.float32),
         query_ids=np.asarray(dataset.query_ids, dtype=str),
         database_ids=np.asarray(dataset.database_ids, dtype=str),
     )
-    return {"path": str(out), "protocol": dataset.protocol.name, "queries": int(q.shape[0]),
-            "database": int(db.shape[0]), "dim": int(db.shape[1]), "model": cfg.model}
+    return {
+        "path": str(out),
+        "protocol": dataset.protocol.name,
+        "queries": int(q.shape[0]),
+        "database": int(db.shape[0]),
+        "dim": int(db.shape[1]),
+        "model": cfg.model,
+    }
 
 
 def export_torchscript(
@@ -157,16 +152,25 @@ def run(args: argparse.Namespace) -> int:
     from vprmetrics.errors import require
 
     require("torch", "models", "exporting reference-model descriptors")
-    summary = export_submission(args.run, args.protocol, args.dataset_root, args.out,
-                                checkpoint=args.checkpoint, device=args.device,
-                                batch_size=args.batch_size, progress=not args.quiet)
+    summary = export_submission(
+        args.run,
+        args.protocol,
+        args.dataset_root,
+        args.out,
+        checkpoint=args.checkpoint,
+        device=args.device,
+        batch_size=args.batch_size,
+        progress=not args.quiet,
+    )
     if args.torchscript:
         from reference_models.describe import parse_input_size
 
         size = parse_input_size(args.input_size) if args.input_size else None
-        summary["torchscript"] = str(export_torchscript(args.run, args.torchscript,
-                                                        checkpoint=args.checkpoint,
-                                                        input_size=size))
+        summary["torchscript"] = str(
+            export_torchscript(
+                args.run, args.torchscript, checkpoint=args.checkpoint, input_size=size
+            )
+        )
     print(json.dumps(summary))
     return 0
 

@@ -14,12 +14,12 @@ from collections.abc import Sequence
 
 from vprmetrics.errors import VPRMetricsError
 
-__all__ = ["SUBCOMMANDS", "build_parser", "main"]
+__all__ = ["SUBCOMMANDS", "OneLineErrorParser", "build_parser", "main"]
 
 SUBCOMMANDS: tuple[str, ...] = ("evaluate", "validate", "protocols")
 
 
-class _Parser(argparse.ArgumentParser):
+class OneLineErrorParser(argparse.ArgumentParser):
     """argparse with usage errors on one line and exit code 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
@@ -29,12 +29,12 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     from vprmetrics import __version__
 
-    parser = _Parser(
+    parser = OneLineErrorParser(
         prog="vprmetrics",
         description="Exact metrics for visual place recognition and cross-view geo-localization.",
     )
     parser.add_argument("--version", action="version", version=f"vprmetrics {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineErrorParser)
     for name in SUBCOMMANDS:
         importlib.import_module(f"vprmetrics.cli.{name}").add_parser(sub)
     return parser
