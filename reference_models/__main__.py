@@ -10,12 +10,10 @@ code 2.
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
 
-from vprmetrics.cli import OneLineErrorParser
-from vprmetrics.errors import VPRMetricsError
+from vprmetrics.cli import build_cli, run_cli
 
 __all__ = ["SUBCOMMANDS", "build_parser", "main"]
 
@@ -29,28 +27,16 @@ SUBCOMMANDS: dict[str, str] = {
 
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every registered subcommand."""
-    parser = OneLineErrorParser(
-        prog="python -m reference_models",
-        description="Reference VPR models: describe, train and export.",
+    return build_cli(
+        "python -m reference_models",
+        "Reference VPR models: describe, train and export.",
+        SUBCOMMANDS.values(),
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineErrorParser)
-    for module in SUBCOMMANDS.values():
-        importlib.import_module(module).add_parser(sub)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand; return its exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
-    try:
-        return int(args.func(args) or 0)
-    except (VPRMetricsError, OSError) as err:
-        print(f"reference_models {args.command}: error: {err}", file=sys.stderr)
-        return 2
+    return run_cli(build_parser(), "reference_models", argv)
 
 
 if __name__ == "__main__":
