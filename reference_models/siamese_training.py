@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from scipy.spatial import cKDTree
 from torch import nn
 
+from reference_models.training import optimizer_step
 from vprmetrics.errors import InputError
 
 __all__ = ["PairMiner", "geographic_pairs", "pair_epoch"]
@@ -99,9 +100,5 @@ def pair_epoch(model: nn.Module, miner: PairMiner, stores: dict, cfg: Any,
         with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=amp):
             logits = model(left, right)
         loss = F.binary_cross_entropy_with_logits(logits.float(), target)
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
-        losses.append(float(loss.detach()))
+        losses.append(optimizer_step(loss, optimizer, scaler))
     return losses

@@ -82,6 +82,7 @@ __all__ = [
     "evaluate_split",
     "load_checkpoint",
     "open_split",
+    "optimizer_step",
     "resolve_device",
     "scheduled_lr",
     "split_protocol",
@@ -304,6 +305,15 @@ def _bar(iterable: Iterable, total: int | None, desc: str, enabled: bool) -> Ite
     except ImportError:  # tqdm is optional
         return iterable
     return tqdm(iterable, total=total, desc=desc, leave=False, file=sys.stderr)
+
+
+def optimizer_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer, scaler) -> float:
+    """One (mixed-precision aware) optimisation step on ``loss``; returns its value."""
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.update()
+    return float(loss.detach())
 
 
 def _autocast(device: torch.device, amp: bool):
@@ -787,11 +797,7 @@ def _triplet_epoch(model: nn.Module, miner: TripletMiner, stores: dict[str, Imag
             with _autocast(device, amp):
                 desc = model(images)
             loss = tuple_loss(desc, cfg, len(chunk), k, labels)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            losses.append(float(loss.detach()))
+            losses.append(optimizer_step(loss, optimizer, scaler))
     return losses
 
 
@@ -840,9 +846,5 @@ def _place_epoch(model: nn.Module, sampler: PlaceSampler, stores: dict[str, Imag
         with _autocast(device, amp):
             desc = model(images.to(device, non_blocking=True))
         loss = loss_fn(desc.float(), masks=masks)
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
-        losses.append(float(loss.detach()))
+        losses.append(optimizer_step(loss, optimizer, scaler))
     return losses
