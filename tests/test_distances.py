@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from vprmetrics.distances import exact_distances, float32_margin, ties
-from vprmetrics.engine import _database_matrix, _prepare, _query_matrix, _scorer
+from vprmetrics.engine import _block, _queries, _tile_scorer
 
 
-def _float32_distances(q, x, metric):
-    q64, x64 = _prepare(q, metric), _prepare(x, metric)
-    q32, shift = _query_matrix(q64, metric, "numpy")
-    return _scorer("numpy", metric)(q32, _database_matrix(x64, metric, "numpy")) + shift[:, None]
+def _float32_distances(q, x, metric, backend):
+    """The engine's approximate distances, built as ``_scan_tile`` builds them: the float32
+    tile, then the block's float64 column, then the query shift."""
+    _, q32, shift, _ = _queries(q, metric, backend)
+    blk = _block(x, metric, backend)
+    d = _tile_scorer(backend, metric)(q32, blk.x32).astype(np.float64)
+    if blk.column is not None:
+        d += blk.column
+    return d + shift[:, None]
+
+
+BACKENDS = ["numpy"] + (["faiss"] if importlib.util.find_spec("faiss") else [])
 
 
 @given(
@@ -22,8 +32,10 @@ def _float32_distances(q, x, metric):
     st.sampled_from(["l2", "ip", "cosine"]),
     st.sampled_from(["gauss", "offset", "cancel", "mixed-scale", "tiny"]),
     st.integers(0, 2**31 - 1),
+    st.sampled_from(BACKENDS),
+    st.sampled_from([np.float64, np.float32]),
 )
-def test_float32_margin_bounds_the_gemm_error(dim, metric, kind, seed):
+def test_float32_margin_bounds_the_gemm_error(dim, metric, kind, seed, backend, dtype):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(40, dim))
     q = rng.normal(size=(7, dim))
@@ -38,7 +50,8 @@ def test_float32_margin_bounds_the_gemm_error(dim, metric, kind, seed):
     elif kind == "tiny":
         x *= 1e-39
         q *= 1e-39
-    approx = _float32_distances(q, x, metric)
+    q, x = q.astype(dtype), x.astype(dtype)  # float32 rows are the GEMM operand as they are
+    approx = _float32_distances(q, x, metric, backend)
     exact = np.array([exact_distances(np.repeat(qi[None], len(x), 0), x, metric) for qi in q])
     q_norm = np.ones(len(q)) if metric == "cosine" else np.linalg.norm(q, axis=1)
     x_max = 1.0 if metric == "cosine" else float(np.linalg.norm(x, axis=1).max())

@@ -173,8 +173,10 @@ def _block(rows: np.ndarray, metric: str, backend: str) -> _Block:
 
 
 def _queries(q: np.ndarray, metric: str, backend: str):
-    """(exact-distance source rows, float32 scorer rows, shift, norms) of the queries:
-    the values of :func:`_query_matrix`, computed in cache-sized row chunks."""
+    """(exact-distance source rows, float32 scorer rows, shift, norms) of the queries,
+    computed in cache-sized row chunks. numpy l2 scores ``(-2q).x`` and the float64 terms
+    ``|x|^2`` (the block's column) and ``|q|^2`` (the shift) are added afterwards; numpy
+    ip/cosine score ``(-q).x``; faiss returns the distances itself."""
     nq = q.shape[0]
     src = _prepare(q, metric) if metric == "cosine" else q
     q32 = np.empty(q.shape, dtype=np.float32)
@@ -201,35 +203,6 @@ def _tile_scorer(backend: str, metric: str) -> Callable[..., np.ndarray]:
     if metric == "l2":
         return lambda q32, x32, out=None: faiss.pairwise_distances(q32, x32, metric=kind)
     return lambda q32, x32, out=None: -faiss.pairwise_distances(q32, x32, metric=kind)
-
-
-def _scorer(backend: str, metric: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    """A block scorer on :func:`_database_matrix` rows; approximate distances up to a
-    per-query shift (the same arithmetic as the engine's tiles)."""
-    tile = _tile_scorer(backend, metric)
-    if backend == "numpy" and metric == "l2":
-        return lambda q32, xa: (
-            tile(q32, np.ascontiguousarray(xa[:, :-1])) + xa[:, -1].astype(np.float64)
-        )
-    return lambda q32, x32: tile(q32, x32)
-
-
-def _query_matrix(q64: np.ndarray, metric: str, backend: str) -> tuple[np.ndarray, np.ndarray]:
-    """float32 query rows for the scorer, and the shift ``d~ = score + shift``."""
-    if backend == "numpy" and metric == "l2":
-        # (-2q) . x + |x|^2 = d - |q|^2: a plain GEMM, |x|^2 and |q|^2 added in float64
-        return (-2.0 * q64).astype(np.float32), np.einsum("ij,ij->i", q64, q64)
-    if backend == "numpy":
-        return (-q64).astype(np.float32), np.zeros(q64.shape[0])
-    return q64.astype(np.float32), np.zeros(q64.shape[0])
-
-
-def _database_matrix(x64: np.ndarray, metric: str, backend: str) -> np.ndarray:
-    """float32 database rows for :func:`_scorer` (numpy l2: with the ``|x|^2`` column)."""
-    blk = _block(x64, metric, backend)
-    if blk.column is None:
-        return blk.x32
-    return np.hstack([blk.x32, blk.column.astype(np.float32)[:, None]])
 
 
 def _check_norms(norms: np.ndarray, name: str) -> None:
