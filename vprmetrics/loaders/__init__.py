@@ -309,10 +309,7 @@ def ground_truth_hash(positives: Positives) -> str:
     return h.hexdigest()
 
 
-_GT_KEYS = {
-    "protocol",
-    "database_ids",
-    "query_ids",
+_OPTIONAL_ARRAYS = (
     "database_coords",
     "query_coords",
     "database_headings",
@@ -320,6 +317,12 @@ _GT_KEYS = {
     "database_groups",
     "database_regions",
     "query_regions",
+)
+_GT_KEYS = {
+    "protocol",
+    "database_ids",
+    "query_ids",
+    *_OPTIONAL_ARRAYS,
     "positives_lims",
     "positives_ids",
 }
@@ -335,15 +338,7 @@ def save_ground_truth_npz(
         "database_ids": np.asarray(dataset.database_ids, dtype=str),
         "query_ids": np.asarray(dataset.query_ids, dtype=str),
     }
-    for key in (
-        "database_coords",
-        "query_coords",
-        "database_headings",
-        "query_headings",
-        "database_groups",
-        "database_regions",
-        "query_regions",
-    ):
+    for key in _OPTIONAL_ARRAYS:
         value = getattr(dataset, key)
         if value is not None:
             arrays[key] = np.asarray(value)
