@@ -12,8 +12,8 @@ item (histogram and recall against the threshold). Contenders, each run in a fre
 process so that its peak memory is its own:
 
 * ``gemm``: the plain float32 GEMM ``queries @ database.T`` of the same shapes; the bound.
-* ``vprmetrics``: :func:`vprmetrics.ground_truth.positives_within_radius` +
-  :func:`vprmetrics.engine.rank` (k = 20, exact, tie-aware) + the metric functions.
+* ``vprmetrics``: :func:`vprmetrics.geo.ground_truth.positives_within_radius` +
+  :func:`vprmetrics.ranking.engine.rank` (k = 20, exact, tie-aware) + the metric functions.
 * ``argsort``: the full float32 distance matrix (one GEMM) + ``np.argsort`` of every row +
   the rank of the first positive read off the sorted rows (same positives as ours).
 * ``faiss``: the Visual Geo-localization benchmark's way: ``sklearn`` ``NearestNeighbors``
@@ -195,8 +195,8 @@ def run_gemm(data: dict[str, np.ndarray], kind: str) -> dict:
 
 
 def _positives_ours(data: dict[str, np.ndarray], kind: str):
-    from vprmetrics.ground_truth import positives_within_radius
-    from vprmetrics.positives import Positives
+    from vprmetrics.geo.ground_truth import positives_within_radius
+    from vprmetrics.geo.positives import Positives
 
     if kind == "cvusa":
         return Positives.one_to_one(len(data["queries"]), len(data["database"]))
@@ -205,9 +205,13 @@ def _positives_ours(data: dict[str, np.ndarray], kind: str):
 
 def run_vprmetrics(data: dict[str, np.ndarray], kind: str) -> dict:
     """This project: exact, tie-aware, streaming (never a queries x database matrix)."""
-    from vprmetrics.engine import rank
-    from vprmetrics.geo_error import geo_error_histogram, recall_vs_threshold, retrieved_geo_error_m
-    from vprmetrics.recall import recall_at_n, recall_at_percent
+    from vprmetrics.metrics.geo_error import (
+        geo_error_histogram,
+        recall_vs_threshold,
+        retrieved_geo_error_m,
+    )
+    from vprmetrics.metrics.recall import recall_at_n, recall_at_percent
+    from vprmetrics.ranking.engine import rank
 
     gt = _positives_ours(data, kind)
     t0 = time.perf_counter()
@@ -235,7 +239,11 @@ def run_vprmetrics(data: dict[str, np.ndarray], kind: str) -> dict:
 
 def run_argsort(data: dict[str, np.ndarray], kind: str) -> dict:
     """Full float32 distance matrix + argsort of every row (what naive scripts do)."""
-    from vprmetrics.geo_error import geo_error_histogram, recall_vs_threshold, retrieved_geo_error_m
+    from vprmetrics.metrics.geo_error import (
+        geo_error_histogram,
+        recall_vs_threshold,
+        retrieved_geo_error_m,
+    )
 
     gt = _positives_ours(data, kind)
     q, x = data["queries"], data["database"]

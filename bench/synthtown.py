@@ -57,7 +57,7 @@ def main() -> None:
         render_view(town, v, (128, 256))
     one = (args.n // 2) / (time.perf_counter() - t0)
     print(f"render 128x256, 1 process:            {one:7.1f} images/s")
-    chunks = [views[i:i + 50] for i in range(0, len(views), 50)]
+    chunks = [views[i : i + 50] for i in range(0, len(views), 50)]
     with get_context("fork").Pool(args.workers) as pool:
         pool.map(_encode_chunk, chunks[:2])  # warm-up
         t0 = time.perf_counter()
@@ -71,13 +71,20 @@ def main() -> None:
 
         t0 = time.perf_counter()
         d = generate_split("test", n_queries=dict(SIZES["small"].queries)["test"], size=(128, 256))
-        print(f"test split rendered in {time.perf_counter() - t0:.1f} s: "
-              f"{len(d['database'])} database, {len(d['queries'])} queries")
-        rep = recall_report(raw_pixel_descriptors(d["database"]),
-                            raw_pixel_descriptors(d["queries"]),
-                            np.asarray(d["database_xy"]), np.asarray(d["queries_xy"]))
-        print("raw-pixel baseline (16x32 grey, L2, 25 m): "
-              + ", ".join(f"{k} {v:.3f}" for k, v in rep.items()))
+        print(
+            f"test split rendered in {time.perf_counter() - t0:.1f} s: "
+            f"{len(d['database'])} database, {len(d['queries'])} queries"
+        )
+        rep = recall_report(
+            raw_pixel_descriptors(d["database"]),
+            raw_pixel_descriptors(d["queries"]),
+            np.asarray(d["database_xy"]),
+            np.asarray(d["queries_xy"]),
+        )
+        print(
+            "raw-pixel baseline (16x32 grey, L2, 25 m): "
+            + ", ".join(f"{k} {v:.3f}" for k, v in rep.items())
+        )
 
 
 if __name__ == "__main__":

@@ -55,24 +55,34 @@ def main() -> None:
     x, y = round(float(town.vx[8]) - 0.8, 2), 330.0
     cam = Camera(x, y, 0.0)
     tiles = [_label(render_street(town, cam, c, (128, 256)), name) for name, c in CONDITIONS]
-    rows = [np.concatenate(tiles[i:i + 3], axis=1) for i in range(0, 9, 3)]
+    rows = [np.concatenate(tiles[i : i + 3], axis=1) for i in range(0, 9, 3)]
     Image.fromarray(np.concatenate(rows, axis=0)).save(os.path.join(args.out, "conditions.png"))
 
     views = []
     for dy_, hd in ((0.0, 90.0), (3.0, 90.0), (200.0, 90.0)):
-        views.append(_label(render_street(town, Camera(x, y + dy_, hd), size=(128, 256)),
-                            f"y + {dy_:.0f} m, heading {hd:.0f}"))
+        views.append(
+            _label(
+                render_street(town, Camera(x, y + dy_, hd), size=(128, 256)),
+                f"y + {dy_:.0f} m, heading {hd:.0f}",
+            )
+        )
     Image.fromarray(np.concatenate(views, axis=1)).save(os.path.join(args.out, "geometry.png"))
 
     pano = render_street(town, Camera(x, y, 0.0, pitch=0.0, panorama=True), size=(128, 512))
     Image.fromarray(_label(pano, "360-degree panorama, north at the centre")).save(
-        os.path.join(args.out, "panorama.png"))
-    aerial = np.concatenate([
-        _label(render_aerial(town, x, y, size=192, gsd=0.5), "aerial 0.5 m/px"),
-        _label(render_aerial(town, x, y, size=192, gsd=2.0), "aerial 2 m/px"),
-        _label(render_aerial(town, x, y, Condition("day", "clear", "winter"), size=192, gsd=0.5),
-               "aerial, winter"),
-    ], axis=1)
+        os.path.join(args.out, "panorama.png")
+    )
+    aerial = np.concatenate(
+        [
+            _label(render_aerial(town, x, y, size=192, gsd=0.5), "aerial 0.5 m/px"),
+            _label(render_aerial(town, x, y, size=192, gsd=2.0), "aerial 2 m/px"),
+            _label(
+                render_aerial(town, x, y, Condition("day", "clear", "winter"), size=192, gsd=0.5),
+                "aerial, winter",
+            ),
+        ],
+        axis=1,
+    )
     Image.fromarray(aerial).save(os.path.join(args.out, "aerial.png"))
     print(f"wrote figures to {args.out}")
 

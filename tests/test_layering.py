@@ -8,7 +8,7 @@ HEAVY = ("torch", "torchvision", "faiss", "matplotlib", "pandas", "dask", "sklea
 
 def test_core_import_pulls_no_heavy_dependency():
     code = (
-        "import sys, vprmetrics, vprmetrics.cli, vprmetrics.loaders, vprmetrics.submission;"
+        "import sys, vprmetrics, vprmetrics.cli, vprmetrics.data.loaders, vprmetrics.data.submission;"
         f"print([m for m in {HEAVY!r} if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

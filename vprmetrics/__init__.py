@@ -9,9 +9,7 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
-from vprmetrics.engine import rank
+from vprmetrics._version import __version__
 from vprmetrics.errors import (
     InputError,
     InputTypeError,
@@ -19,21 +17,21 @@ from vprmetrics.errors import (
     ProtocolError,
     VPRMetricsError,
 )
-from vprmetrics.evaluation import Evaluation, EvaluationSettings, evaluate, evaluate_facts
-from vprmetrics.facts import RankingFacts
-from vprmetrics.geo_error import geo_error_histogram, recall_vs_threshold, retrieved_geo_error_m
-from vprmetrics.ground_truth import positives_from_pairs, positives_within_radius
-from vprmetrics.positives import Positives
-from vprmetrics.pssr import pssr
-from vprmetrics.recall import percent_cutoff, recall_at_n, recall_at_percent, tie_bounds
-from vprmetrics.report import write_outputs
-from vprmetrics.retrieval import map_at_k, precision_at_k
-from vprmetrics.shards import rank_sharded
-
-try:
-    __version__ = version("vprmetrics")
-except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0.0.0+unknown"
+from vprmetrics.geo.ground_truth import positives_from_pairs, positives_within_radius
+from vprmetrics.geo.positives import Positives
+from vprmetrics.metrics.geo_error import (
+    geo_error_histogram,
+    recall_vs_threshold,
+    retrieved_geo_error_m,
+)
+from vprmetrics.metrics.pssr import pssr
+from vprmetrics.metrics.recall import percent_cutoff, recall_at_n, recall_at_percent, tie_bounds
+from vprmetrics.metrics.retrieval import map_at_k, precision_at_k
+from vprmetrics.ranking.engine import rank
+from vprmetrics.ranking.facts import RankingFacts
+from vprmetrics.ranking.shards import rank_sharded
+from vprmetrics.report.evaluation import Evaluation, EvaluationSettings, evaluate, evaluate_facts
+from vprmetrics.report.writers import write_outputs
 
 __all__ = [
     "Evaluation",

@@ -57,7 +57,7 @@ def run_cli(parser: argparse.ArgumentParser, name: str, argv: Sequence[str] | No
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from vprmetrics import __version__
+    from vprmetrics._version import __version__
 
     return build_cli(
         "vprmetrics",

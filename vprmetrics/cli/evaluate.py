@@ -15,15 +15,15 @@ import sys
 import numpy as np
 
 from vprmetrics.checks import as_cutoffs, as_percentages, check_shape, load_npy
-from vprmetrics.distances import METRICS
-from vprmetrics.engine import BACKENDS
 from vprmetrics.errors import InputError, ProtocolError
-from vprmetrics.evaluation import evaluate
-from vprmetrics.ground_truth import positives_within_radius
-from vprmetrics.positives import NO_POSITIVE_RULES, Positives
-from vprmetrics.recall import PERCENT_CONVENTIONS
-from vprmetrics.report import write_outputs
-from vprmetrics.ties import TIE_POLICIES
+from vprmetrics.geo.ground_truth import positives_within_radius
+from vprmetrics.geo.positives import NO_POSITIVE_RULES, Positives
+from vprmetrics.metrics.recall import PERCENT_CONVENTIONS
+from vprmetrics.metrics.ties import TIE_POLICIES
+from vprmetrics.ranking.distances import METRICS
+from vprmetrics.ranking.engine import BACKENDS
+from vprmetrics.report.evaluation import evaluate
+from vprmetrics.report.writers import write_outputs
 
 __all__ = ["add_parser", "run"]
 
@@ -81,9 +81,9 @@ def _raw_inputs(args: argparse.Namespace):
 
 
 def _protocol_inputs(args: argparse.Namespace):
-    from vprmetrics.loaders import open_dataset
-    from vprmetrics.protocol import load_protocol
-    from vprmetrics.submission import (
+    from vprmetrics.data.loaders import open_dataset
+    from vprmetrics.data.protocol import load_protocol
+    from vprmetrics.data.submission import (
         descriptor_stats,
         load_submission,
         provenance,

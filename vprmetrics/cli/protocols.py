@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from vprmetrics.protocol import Protocol, list_protocols, load_protocol
+from vprmetrics.data.protocol import Protocol, list_protocols, load_protocol
 
 __all__ = ["add_parser", "format_table", "run"]
 

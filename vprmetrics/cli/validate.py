@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from vprmetrics.loaders import load_dataset, load_ground_truth_npz
-from vprmetrics.protocol import load_protocol
-from vprmetrics.submission import load_submission, validate_submission
+from vprmetrics.data.loaders import load_dataset, load_ground_truth_npz
+from vprmetrics.data.protocol import load_protocol
+from vprmetrics.data.submission import load_submission, validate_submission
 
 __all__ = ["add_parser", "run"]
 

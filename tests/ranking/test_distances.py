@@ -1,0 +1,90 @@
+"""The float32 error margin is a true bound, and exact distances are position independent."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from vprmetrics.ranking.distances import exact_distances, float32_margin, ties
+from vprmetrics.ranking.engine import _block, _queries, _tile_scorer
+
+
+def _float32_distances(q, x, metric, backend):
+    """The engine's approximate distances, built as ``_scan_tile`` builds them: the float32
+    tile, then the block's float64 column, then the query shift."""
+    _, q32, shift, _ = _queries(q, metric, backend)
+    blk = _block(x, metric, backend)
+    d = _tile_scorer(backend, metric)(q32, blk.x32).astype(np.float64)
+    if blk.column is not None:
+        d += blk.column
+    return d + shift[:, None]
+
+
+BACKENDS = ["numpy"] + (["faiss"] if importlib.util.find_spec("faiss") else [])
+
+
+@given(
+    st.integers(1, 600),
+    st.sampled_from(["l2", "ip", "cosine"]),
+    st.sampled_from(["gauss", "offset", "cancel", "mixed-scale", "tiny"]),
+    st.integers(0, 2**31 - 1),
+    st.sampled_from(BACKENDS),
+    st.sampled_from([np.float64, np.float32]),
+)
+def test_float32_margin_bounds_the_gemm_error(dim, metric, kind, seed, backend, dtype):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(40, dim))
+    q = rng.normal(size=(7, dim))
+    if kind == "offset":  # UTM-like magnitudes: large common offset, small differences
+        x += 1e4
+        q += 1e4
+    elif kind == "cancel":  # q.x close to zero: the worst relative case for ip
+        q = np.hstack([q[:, : dim // 2 + 1], -q[:, : dim // 2 + 1]])[:, :dim]
+        x = np.hstack([x[:, : dim // 2 + 1], x[:, : dim // 2 + 1]])[:, :dim]
+    elif kind == "mixed-scale":
+        x *= 10.0 ** rng.integers(-6, 6, size=(40, 1))
+    elif kind == "tiny":
+        x *= 1e-39
+        q *= 1e-39
+    q, x = q.astype(dtype), x.astype(dtype)  # float32 rows are the GEMM operand as they are
+    approx = _float32_distances(q, x, metric, backend)
+    exact = np.array([exact_distances(np.repeat(qi[None], len(x), 0), x, metric) for qi in q])
+    q_norm = np.ones(len(q)) if metric == "cosine" else np.linalg.norm(q, axis=1)
+    x_max = 1.0 if metric == "cosine" else float(np.linalg.norm(x, axis=1).max())
+    bound = float32_margin(dim, q_norm, x_max, metric) / 2  # the engine uses twice the bound
+    assert np.all(np.abs(approx - exact) <= bound[:, None])
+
+
+def test_margin_is_not_vacuous():
+    """The bound is far below the typical gap between distinct distances of unit vectors."""
+    assert float32_margin(4096, np.array([1.0]), 1.0, "l2")[0] < 3e-3
+    assert float32_margin(256, np.array([1.0]), 1.0, "ip")[0] < 4e-5
+
+
+def test_exact_distances_do_not_depend_on_batch_position():
+    rng = np.random.default_rng(3)
+    row = rng.normal(size=(1, 333))
+    batch = np.vstack([rng.normal(size=(5, 333)), row, rng.normal(size=(9, 333)), row])
+    q = rng.normal(size=(1, 333))
+    for metric in ("l2", "ip", "cosine"):
+        d = exact_distances(np.repeat(q, len(batch), 0), batch, metric)
+        alone = exact_distances(q, row, metric)[0]
+        assert d[5] == d[-1] == alone
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "tied"),
+    [
+        (1.0, 1.0, True),
+        (1.0, 1.0 + 5e-10, True),
+        (1.0, 1.0 + 2e-9, False),
+        (0.0, 1e-300, False),
+        (-2.0, -2.0 * (1 + 1e-10), True),
+    ],
+)
+def test_ties_examples(a, b, tied):
+    assert bool(ties(np.array([a]), np.array([b]), 1e-9)[0]) is tied

@@ -1,0 +1,94 @@
+"""PSSR: Proportional Search Space Reduction (Debnath et al.).
+
+Per query ``PSSR_q = (n - k_q) / n`` with ``k_q = #{j : d_j <= d*}``: the share of the
+database a searcher can skip when scanning the ranking until the best positive; the best
+positive itself counts, and items tied with it count against the model
+(``k_q = L + T + S``). A query without positives has PSSR 0 under ``miss`` (the whole
+database is searched in vain) and is left out under ``exclude``.
+
+The search-space fraction needed for recall ``rho`` is the smallest ``f`` such that at
+least a share ``rho`` of the scored queries have ``k_q / n <= f`` (the ``ceil(rho m)``-th
+smallest ``k_q / n``); ``None`` when no fraction reaches it (queries without positives).
+
+Citation: Debnath et al., "Proportional Search Space Reduction", the metric this module
+implements as the paper's formula (its public code returns ``k / n`` instead).
+
+>>> from vprmetrics.geo.positives import Positives
+>>> from vprmetrics.ranking.engine import rank
+>>> db = np.array([[0.0], [1.0], [2.0], [3.0]]); q = np.array([[1.2], [2.9]])
+>>> s = pssr(rank(q, db, Positives.from_lists([[2], [3]], 4), k=1))
+>>> s.per_query.tolist(), s.mean, s.fraction_for_recall[1.0]
+([0.5, 0.75], 0.625, 0.5)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from vprmetrics.errors import InputError
+from vprmetrics.metrics.recall import scored_mask
+from vprmetrics.ranking.facts import RankingFacts
+
+__all__ = ["DEFAULT_RECALL_TARGETS", "PSSRSummary", "pssr", "pssr_per_query", "search_fraction"]
+
+DEFAULT_RECALL_TARGETS: tuple[float, ...] = (0.5, 0.9, 0.95, 0.99, 1.0)
+
+
+@dataclass(frozen=True)
+class PSSRSummary:
+    """PSSR of the scored queries: values, mean, median, histogram and fractions."""
+
+    per_query: np.ndarray
+    mean: float
+    median: float
+    histogram_edges: np.ndarray
+    histogram_counts: np.ndarray
+    fraction_for_recall: dict[float, float | None]
+
+
+def pssr_per_query(facts: RankingFacts) -> np.ndarray:
+    """``(n - k_q) / n`` for every query; 0 for a query without positives."""
+    n = facts.n_database
+    value = (n - facts.n_at_or_before_best) / n
+    return np.where(facts.has_positive, value, 0.0)
+
+
+def search_fraction(
+    facts: RankingFacts,
+    targets: Sequence[float] = DEFAULT_RECALL_TARGETS,
+    no_positive: str = "miss",
+) -> dict[float, float | None]:
+    """The search-space fraction ``k_q / n`` needed to reach each recall target."""
+    mask = scored_mask(facts, no_positive)
+    needed = np.where(facts.has_positive, facts.n_at_or_before_best / facts.n_database, np.inf)
+    ordered = np.sort(needed[mask])
+    out: dict[float, float | None] = {}
+    for rho in sorted({float(t) for t in targets}):
+        if not 0 < rho <= 1:
+            raise InputError(f"recall target {rho} must be in (0, 1]; use values like 0.9, 1.0")
+        value = ordered[max(0, math.ceil(rho * ordered.size) - 1)]
+        out[rho] = float(value) if np.isfinite(value) else None
+    return out
+
+
+def pssr(
+    facts: RankingFacts,
+    no_positive: str = "miss",
+    bins: int = 20,
+    targets: Sequence[float] = DEFAULT_RECALL_TARGETS,
+) -> PSSRSummary:
+    """PSSR of the scored queries with its histogram on [0, 1] and search fractions."""
+    values = pssr_per_query(facts)[scored_mask(facts, no_positive)]
+    counts, edges = np.histogram(values, bins=bins, range=(0.0, 1.0))
+    return PSSRSummary(
+        per_query=values,
+        mean=float(values.mean()),
+        median=float(np.median(values)),
+        histogram_edges=edges,
+        histogram_counts=counts,
+        fraction_for_recall=search_fraction(facts, targets, no_positive),
+    )

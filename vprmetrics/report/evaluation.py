@@ -1,0 +1,318 @@
+"""One call from descriptors and ground truth to every metric: :func:`evaluate`.
+
+The report is a plain dictionary (the JSON report of the CLI); its keys are documented
+in ``docs/api.md``. Every metric is a pure function of the ranking facts, so
+:func:`evaluate_facts` re-scores saved facts without ranking again.
+
+>>> import numpy as np
+>>> from vprmetrics import Positives
+>>> db = np.eye(3); q = np.eye(3) + 0.1
+>>> ev = evaluate(q, db, Positives.one_to_one(3), recall_at=[1, 2], recall_at_percent=[50])
+>>> ev.report["recall_at_n"], ev.report["recall_at_percent"]
+({'1': 1.0, '2': 1.0}, {'50': 1.0})
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from vprmetrics.checks import as_cutoffs, as_percentages
+from vprmetrics.errors import InputError
+from vprmetrics.geo.geodesy import as_geo_coordinates
+from vprmetrics.geo.positives import Positives
+from vprmetrics.metrics.geo_error import (
+    GEO_ERROR_BINS_M,
+    geo_error_histogram,
+    recall_vs_threshold,
+    retrieved_geo_error_m,
+)
+from vprmetrics.metrics.intervals import bootstrap_interval, interval_method
+from vprmetrics.metrics.pssr import pssr, pssr_per_query
+from vprmetrics.metrics.recall import (
+    PERCENT_CONVENTIONS,
+    per_query_success,
+    percent_cutoff,
+    scored_mask,
+)
+from vprmetrics.metrics.retrieval import average_precision_per_query, relevance
+from vprmetrics.metrics.ties import check_policy
+from vprmetrics.ranking.distances import check_metric
+from vprmetrics.ranking.engine import rank
+from vprmetrics.ranking.facts import RankingFacts
+
+__all__ = ["Evaluation", "EvaluationSettings", "evaluate", "evaluate_facts"]
+
+
+@dataclass(frozen=True)
+class EvaluationSettings:
+    """What to compute; the defaults follow the VG benchmark (N = 1, 5, 10, 20)."""
+
+    metric: str = "l2"
+    ties: str = "expected"
+    recall_at: Sequence[int] = (1, 5, 10, 20)
+    recall_at_percent: Sequence[float] = (1,)
+    percent_convention: str = "ceil"
+    no_positive: str = "miss"
+    map_at: Sequence[int] = (1, 5, 10, 20)
+    coords: str = "utm"
+    confidence: float = 0.95
+    n_resamples: int = 1000
+    seed: int = 0
+    tie_rtol: float = 1e-9
+
+    def checked(self, n_database: int) -> EvaluationSettings:
+        check_metric(self.metric)
+        check_policy(self.ties)
+        if self.percent_convention not in PERCENT_CONVENTIONS:
+            raise InputError(
+                f"Recall@K% convention {self.percent_convention!r} is unknown; use one of "
+                f"{', '.join(PERCENT_CONVENTIONS)}"
+            )
+        if not 0 < self.confidence < 1:
+            raise InputError(f"confidence {self.confidence} must be in (0, 1), e.g. 0.95")
+        ns = as_cutoffs(self.recall_at, "N")
+        maps = [k for k in as_cutoffs(self.map_at, "mAP k") if k <= n_database]
+        return EvaluationSettings(
+            **{
+                **self.__dict__,
+                "recall_at": ns,
+                "recall_at_percent": as_percentages(self.recall_at_percent, "K"),
+                "map_at": maps,
+            }
+        )
+
+
+@dataclass
+class Evaluation:
+    """The facts, the inputs' geography and the report of one evaluation."""
+
+    facts: RankingFacts
+    positives: Positives
+    settings: EvaluationSettings
+    report: dict = field(default_factory=dict)
+    query_coords: np.ndarray | None = None
+    database_coords: np.ndarray | None = None
+
+    def per_query_rows(self) -> list[dict]:
+        """One row per query (in query order) for the per-query CSV."""
+        f = self.facts
+        values = pssr_per_query(f)
+        top1 = f.topk_ids[:, 0]
+        err = (
+            retrieved_geo_error_m(
+                self.query_coords, self.database_coords, top1, self.settings.coords
+            )
+            if self.query_coords is not None
+            else np.full(f.n_queries, np.nan)
+        )
+        rows = []
+        for q in range(f.n_queries):
+            has = bool(f.has_positive[q])
+            rows.append(
+                {
+                    "query": q,
+                    "n_positives": int(f.n_positives[q]),
+                    "d_star": float(f.d_star[q]) if has else None,
+                    "closer": int(f.closer[q]) if has else None,
+                    "tied_negatives": int(f.tied_negatives[q]) if has else None,
+                    "tied_positives": int(f.tied_positives[q]) if has else None,
+                    "pssr": float(values[q]) if has else None,
+                    "top1": int(top1[q]),
+                    "top1_error_m": float(err[q]) if np.isfinite(err[q]) else None,
+                }
+            )
+        return rows
+
+
+def _keyed(keys: Sequence, values: Sequence) -> dict[str, float]:
+    return {_key(k): float(v) for k, v in zip(keys, values, strict=True)}
+
+
+def _key(k) -> str:
+    """JSON key of a cut-off: ``1`` -> ``"1"``, ``0.5`` -> ``"0.5"``."""
+    if isinstance(k, str):
+        return k
+    return str(int(k)) if float(k) == int(k) else str(k)
+
+
+def _interval_dict(keys, values: np.ndarray, s: EvaluationSettings) -> dict[str, list[float]]:
+    lo, hi = bootstrap_interval(values, s.confidence, s.n_resamples, s.seed)
+    return {_key(k): [float(a), float(b)] for k, a, b in zip(keys, lo, hi, strict=True)}
+
+
+def _geography(ev: Evaluation, s: EvaluationSettings, mask: np.ndarray) -> dict:
+    f = ev.facts
+    errors = retrieved_geo_error_m(ev.query_coords, ev.database_coords, f.topk_ids[:, 0], s.coords)
+    hist = geo_error_histogram(errors[mask])
+    ns = [n for n in s.recall_at if n <= f.k]
+    curve = recall_vs_threshold(
+        ev.query_coords[mask], ev.database_coords, f.topk_ids[mask], ns=ns, coords=s.coords
+    )
+    edges = [float(e) if np.isfinite(e) else None for e in GEO_ERROR_BINS_M]
+    return {
+        "retrieved": "top-1 (ties broken by lowest database index)",
+        "edges_m": edges,
+        "counts": [int(c) for c in hist.counts],
+        "fractions": [float(v) for v in hist.fractions],
+        "cdf": [float(v) for v in hist.cdf],
+        "median": None if not np.isfinite(hist.median_m) else float(hist.median_m),
+        "recall_vs_threshold": {
+            "thresholds_m": [float(t) for t in curve.thresholds_m],
+            "recall": {
+                str(n): [float(v) for v in row]
+                for n, row in zip(curve.ns, curve.recall, strict=True)
+            },
+        },
+    }
+
+
+def evaluate_facts(
+    facts: RankingFacts,
+    positives: Positives,
+    settings: EvaluationSettings | None = None,
+    *,
+    query_coords: np.ndarray | None = None,
+    database_coords: np.ndarray | None = None,
+) -> Evaluation:
+    """Every metric of the report from saved or fresh ranking facts."""
+    s = (settings or EvaluationSettings()).checked(facts.n_database)
+    ev = Evaluation(facts, positives, s, query_coords=query_coords, database_coords=database_coords)
+    mask = scored_mask(facts, s.no_positive)
+    n = facts.n_database
+    ns = s.recall_at
+    if ns[-1] > facts.k:
+        raise InputError(
+            f"N = {ns[-1]} exceeds the ranked top-k ({facts.k}); rank with k >= {ns[-1]}"
+        )
+    ks = s.recall_at_percent
+    convention = PERCENT_CONVENTIONS[s.percent_convention]
+    pct_policy = convention.ties or s.ties
+    cutoffs = [percent_cutoff(k, n, s.percent_convention) for k in ks]
+
+    success = {p: per_query_success(facts, ns, p)[mask] for p in ("optimistic", "pessimistic")}
+    success[s.ties] = per_query_success(facts, ns, s.ties)[mask]
+    pct = {p: per_query_success(facts, cutoffs, p)[mask] for p in ("optimistic", "pessimistic")}
+    pct[pct_policy] = per_query_success(facts, cutoffs, pct_policy)[mask]
+    ps = pssr(facts, s.no_positive)
+    rel = relevance(facts, positives)[mask]
+    ap = (
+        np.stack([average_precision_per_query(facts, positives, k)[mask] for k in s.map_at], axis=1)
+        if s.map_at
+        else np.zeros((int(mask.sum()), 0))
+    )
+    precision = np.stack([rel[:, :k].mean(axis=1) for k in s.map_at], axis=1) if s.map_at else ap
+
+    def bounds(table, keys):
+        return {
+            _key(k): {
+                "optimistic": float(table["optimistic"][:, i].mean()),
+                "pessimistic": float(table["pessimistic"][:, i].mean()),
+                "gap": float(table["optimistic"][:, i].mean() - table["pessimistic"][:, i].mean()),
+            }
+            for i, k in enumerate(keys)
+        }
+
+    report = {
+        "n_queries": facts.n_queries,
+        "n_database": n,
+        "n_scored": int(mask.sum()),
+        "n_without_positives": int((~facts.has_positive).sum()),
+        "no_positive": s.no_positive,
+        "metric": facts.metric,
+        "ties": s.ties,
+        "tie_rtol": facts.tie_rtol,
+        "recall_at_n": _keyed(ns, success[s.ties].mean(axis=0)),
+        "recall_at_percent": _keyed(ks, pct[pct_policy].mean(axis=0)),
+        "recall_at_percent_cutoffs": {_key(k): c for k, c in zip(ks, cutoffs, strict=True)},
+        "recall_at_percent_convention": s.percent_convention,
+        "recall_at_percent_ties": pct_policy,
+        "pssr": {
+            "mean": ps.mean,
+            "median": ps.median,
+            "histogram": {
+                "edges": [float(e) for e in ps.histogram_edges],
+                "counts": [int(c) for c in ps.histogram_counts],
+            },
+            "fraction_for_recall": {_key(t): v for t, v in ps.fraction_for_recall.items()},
+        },
+        "map_at_k": _keyed(s.map_at, ap.mean(axis=0)),
+        "precision_at_k": _keyed(s.map_at, precision.mean(axis=0)),
+        "tie_bounds": {"recall_at_n": bounds(success, ns), "recall_at_percent": bounds(pct, ks)},
+        "confidence_intervals": {
+            "level": s.confidence,
+            "method": f"{interval_method(int(mask.sum()))} bootstrap over queries "
+            "(scipy.stats.bootstrap)",
+            "n_resamples": s.n_resamples,
+            "seed": s.seed,
+            "recall_at_n": _interval_dict(ns, success[s.ties], s),
+            "recall_at_percent": _interval_dict(ks, pct[pct_policy], s),
+            "pssr_mean": _interval_dict(["mean"], ps.per_query[:, None], s)["mean"],
+            "map_at_k": _interval_dict(s.map_at, ap, s),
+            "precision_at_k": _interval_dict(s.map_at, precision, s),
+        },
+    }
+    if query_coords is not None:
+        report["geo_error_m"] = _geography(ev, s, mask)
+    ev.report = report
+    return ev
+
+
+def evaluate(
+    queries: np.ndarray,
+    database: np.ndarray,
+    positives: Positives,
+    *,
+    query_coords: np.ndarray | None = None,
+    database_coords: np.ndarray | None = None,
+    backend: str = "numpy",
+    block_size: int | None = None,
+    progress: bool | None = None,
+    **settings,
+) -> Evaluation:
+    """Rank ``database`` for every query exactly, then compute every metric of the report.
+
+    ``settings`` are the fields of :class:`EvaluationSettings` (``metric``, ``ties``,
+    ``recall_at``, ``recall_at_percent``, ``percent_convention``, ``no_positive``,
+    ``map_at``, ``coords``, ``confidence``, ``n_resamples``, ``seed``, ``tie_rtol``).
+    Coordinates (``(n, 2)``, UTM metres or lat/lon degrees per ``coords``) add the
+    geographic error section.
+    """
+    unknown = set(settings) - set(EvaluationSettings.__dataclass_fields__)
+    if unknown:
+        raise InputError(f"unknown evaluation setting(s) {sorted(unknown)}; see EvaluationSettings")
+    n = len(database)
+    s = EvaluationSettings(**settings).checked(n)
+    if (query_coords is None) != (database_coords is None):
+        raise InputError("give both query_coords and database_coords, or neither")
+    if query_coords is not None:
+        query_coords = as_geo_coordinates(query_coords, "query coordinates", s.coords, len(queries))
+        database_coords = as_geo_coordinates(database_coords, "database coordinates", s.coords, n)
+    k = max([*s.recall_at, *s.map_at])
+    if k > n:
+        raise InputError(f"N = {k} exceeds the database size {n}; ask for N <= {n}")
+    start = time.perf_counter()
+    facts = rank(
+        queries,
+        database,
+        positives,
+        metric=s.metric,
+        k=k,
+        tie_rtol=s.tie_rtol,
+        block_size=block_size,
+        backend=backend,
+        progress=progress,
+    )
+    seconds = time.perf_counter() - start
+    ev = evaluate_facts(
+        facts, positives, s, query_coords=query_coords, database_coords=database_coords
+    )
+    ev.report["timing"] = {
+        "ranking_s": seconds,
+        "per_query_ms": 1000.0 * seconds / max(1, facts.n_queries),
+        "backend": backend,
+    }
+    return ev

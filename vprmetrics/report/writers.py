@@ -1,0 +1,160 @@
+"""Reports: JSON, Markdown and per-query CSV, written atomically.
+
+Everything is rendered in memory first and each file is written to a temporary name in
+its folder, then renamed over the target: a run that fails never leaves a half-written
+report where a good one was.
+
+>>> render_markdown({"n_queries": 2, "n_database": 3, "n_scored": 2, "metric": "l2",
+...     "ties": "expected", "recall_at_n": {"1": 0.5}}).splitlines()[0]
+'# vprmetrics evaluation'
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+from vprmetrics.files import write_atomic
+
+__all__ = [
+    "PER_QUERY_COLUMNS",
+    "render_csv",
+    "render_json",
+    "render_markdown",
+    "write_outputs",
+]
+
+PER_QUERY_COLUMNS = (
+    "query",
+    "n_positives",
+    "d_star",
+    "closer",
+    "tied_negatives",
+    "tied_positives",
+    "pssr",
+    "top1",
+    "top1_error_m",
+)
+
+
+def render_json(report: Mapping) -> bytes:
+    return (json.dumps(report, indent=2, allow_nan=False) + "\n").encode()
+
+
+def render_csv(rows: list[dict]) -> bytes:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=PER_QUERY_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if row[k] is None else row[k]) for k in PER_QUERY_COLUMNS})
+    return buf.getvalue().encode()
+
+
+def _pct(v: float | None) -> str:
+    return "n/a" if v is None else f"{100 * v:.2f}"
+
+
+def _table(title: str, values: Mapping, label: str, report: Mapping, section: str) -> list[str]:
+    ci = report.get("confidence_intervals", {}).get(section, {})
+    bounds = report.get("tie_bounds", {}).get(section, {})
+    lines = [f"## {title}", "", f"| {label} | value (%) | 95% CI | optimistic | pessimistic |"]
+    lines.append("|---:|---:|:---:|---:|---:|")
+    for key, value in values.items():
+        lo_hi = ci.get(key)
+        b = bounds.get(key, {})
+        interval = f"{_pct(lo_hi[0])} - {_pct(lo_hi[1])}" if lo_hi else ""
+        lines.append(
+            f"| {key} | {_pct(value)} | {interval} | {_pct(b.get('optimistic'))} "
+            f"| {_pct(b.get('pessimistic'))} |"
+        )
+    return [*lines, ""]
+
+
+def render_markdown(report: Mapping) -> str:
+    """A human-readable summary of a report."""
+    out = ["# vprmetrics evaluation", ""]
+    if "protocol" in report:
+        p = report["protocol"]
+        out += [f"Protocol: **{p.get('name')}** (sha256 {str(p.get('sha256', ''))[:12]})", ""]
+    out += [
+        f"- queries: {report['n_queries']} ({report['n_scored']} scored, "
+        f"{report.get('n_without_positives', 0)} without positives, rule "
+        f"`{report.get('no_positive', 'miss')}`)",
+        f"- database: {report['n_database']}",
+        f"- metric: `{report['metric']}`, ties: `{report['ties']}`",
+        "",
+    ]
+    out += _table("Recall@N", report["recall_at_n"], "N", report, "recall_at_n")
+    if report.get("recall_at_percent"):
+        out += _table(
+            f"Recall@K% (convention `{report.get('recall_at_percent_convention')}`, "
+            f"ties `{report.get('recall_at_percent_ties')}`)",
+            report["recall_at_percent"],
+            "K%",
+            report,
+            "recall_at_percent",
+        )
+    if "pssr" in report:
+        p = report["pssr"]
+        out += ["## PSSR", "", f"mean {p['mean']:.4f}, median {p['median']:.4f}", ""]
+        out += ["| recall target | search-space fraction |", "|---:|---:|"]
+        out += [
+            f"| {t} | {'unreachable' if f is None else f'{f:.4f}'} |"
+            for t, f in p["fraction_for_recall"].items()
+        ]
+        out.append("")
+    if report.get("map_at_k"):
+        out += [
+            "## mAP@k and precision@k",
+            "",
+            "| k | mAP@k (%) | precision@k (%) |",
+            "|---:|---:|---:|",
+        ]
+        out += [
+            f"| {k} | {_pct(v)} | {_pct(report['precision_at_k'][k])} |"
+            for k, v in report["map_at_k"].items()
+        ]
+        out.append("")
+    if "geo_error_m" in report:
+        g = report["geo_error_m"]
+        edges = g["edges_m"]
+        out += ["## Geographic error of the top-1", "", f"median {g['median']} m", ""]
+        out += ["| bin (m) | share (%) | cumulative (%) |", "|---|---:|---:|"]
+        for i, (frac, cdf) in enumerate(zip(g["fractions"], g["cdf"], strict=True)):
+            hi = "inf" if edges[i + 1] is None else f"{edges[i + 1]:g}"
+            out.append(f"| {edges[i]:g}-{hi} | {_pct(frac)} | {_pct(cdf)} |")
+        out.append("")
+    if "efficiency" in report:
+        out += ["## Efficiency", ""]
+        out += [f"- {k}: {v}" for k, v in report["efficiency"].items()]
+        out.append("")
+    return "\n".join(out)
+
+
+def write_outputs(
+    report: Mapping,
+    rows: list[dict] | None = None,
+    *,
+    json_path: str | Path | None = None,
+    csv_path: str | Path | None = None,
+    markdown_path: str | Path | None = None,
+    plots_dir: str | Path | None = None,
+) -> list[Path]:
+    """Render every requested output in memory, then write them all atomically."""
+    pending: list[tuple[Path, bytes]] = []
+    if json_path:
+        pending.append((Path(json_path), render_json(report)))
+    if csv_path:
+        pending.append((Path(csv_path), render_csv(rows or [])))
+    if markdown_path:
+        pending.append((Path(markdown_path), render_markdown(report).encode()))
+    if plots_dir:
+        from vprmetrics.report.plots import render_plots
+
+        pending += [(Path(plots_dir) / name, png) for name, png in render_plots(report).items()]
+    for path, data in pending:
+        write_atomic(path, data)
+    return [path for path, _ in pending]
