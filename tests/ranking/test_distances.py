@@ -9,16 +9,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vprmetrics.ranking.distances import exact_distances, float32_margin, ties
-from vprmetrics.ranking.engine import _block, _queries, _tile_scorer
+from vprmetrics.ranking.distances import float32_margin, ties
+from vprmetrics.ranking.exact import exact_distances
+from vprmetrics.ranking.tiles import make_block, prepare_query_rows, tile_scorer
 
 
 def _float32_distances(q, x, metric, backend):
-    """The engine's approximate distances, built as ``_scan_tile`` builds them: the float32
+    """The engine's approximate distances, built as ``scan_tile`` builds them: the float32
     tile, then the block's float64 column, then the query shift."""
-    _, q32, shift, _ = _queries(q, metric, backend)
-    blk = _block(x, metric, backend)
-    d = _tile_scorer(backend, metric)(q32, blk.x32).astype(np.float64)
+    _, q32, shift, _ = prepare_query_rows(q, metric, backend)
+    blk = make_block(x, metric, backend)
+    d = tile_scorer(backend, metric)(q32, blk.x32).astype(np.float64)
     if blk.column is not None:
         d += blk.column
     return d + shift[:, None]

@@ -150,10 +150,10 @@ def test_bad_k_and_ground_truth():
 @pytest.mark.parametrize(
     "paths",
     [
-        {"_UNION_GEMM_RATIO": 0},  # positives pair by pair
-        {"_UNION_GEMM_RATIO": 10**9},  # positives by one GEMM on their union
-        {"_DENSE_TILE": 10**9},  # every tile is "dense": partition + separate closer pass
-        {"_POOL_START": 1, "_POOL_MAX": 1, "_POOL_KEEP_FACTOR": 1},  # pools truncated exactly
+        {"UNION_GEMM_RATIO": 0},  # positives pair by pair
+        {"UNION_GEMM_RATIO": 10**9},  # positives by one GEMM on their union
+        {"DENSE_TILE": 10**9},  # every tile is "dense": partition + separate closer pass
+        {"POOL_START": 1, "POOL_MAX": 1, "POOL_KEEP_FACTOR": 1},  # pools truncated exactly
     ],
     ids=["pairs", "union-gemm", "dense-tiles", "pool-truncation"],
 )
@@ -165,33 +165,34 @@ def test_bad_k_and_ground_truth():
 )
 def test_every_engine_path_matches_oracle(paths, problem, metric, block_size, k):
     """Force each internal path of the engine (they depend on sizes) and check the oracle."""
-    import vprmetrics.ranking.engine as engine
+    from vprmetrics.ranking import limits
 
     queries, database, positives = problem
-    saved = {name: getattr(engine, name) for name in paths}
+    saved = {name: getattr(limits, name) for name in paths}
     try:
         for name, value in paths.items():
-            setattr(engine, name, value)
+            setattr(limits, name, value)
         _check_against_oracle(
             queries, database, positives, metric, block_size, min(k, len(database))
         )
     finally:
         for name, value in saved.items():
-            setattr(engine, name, value)
+            setattr(limits, name, value)
 
 
 @pytest.mark.parametrize("metric", ["l2", "ip", "cosine"])
 def test_pool_truncation_on_massive_ties(monkeypatch, metric):
     """A pool that overflows (every item ties) is resolved exactly: lowest ids first."""
-    import vprmetrics.ranking.engine as engine
+    from vprmetrics.ranking import limits
+    from vprmetrics.ranking.pool import CandidatePool
 
-    monkeypatch.setattr(engine, "_POOL_START", 1)
-    monkeypatch.setattr(engine, "_POOL_MAX", 1)
-    monkeypatch.setattr(engine, "_POOL_KEEP_FACTOR", 1)
+    monkeypatch.setattr(limits, "POOL_START", 1)
+    monkeypatch.setattr(limits, "POOL_MAX", 1)
+    monkeypatch.setattr(limits, "POOL_KEEP_FACTOR", 1)
     calls = []
-    truncate = engine._Pool._truncate
+    truncate = CandidatePool._truncate
     monkeypatch.setattr(
-        engine._Pool, "_truncate", lambda self, *a: calls.append(1) or truncate(self, *a)
+        CandidatePool, "_truncate", lambda self, *a: calls.append(1) or truncate(self, *a)
     )
     rng = np.random.default_rng(4)
     database = np.vstack([np.ones((60, 3)), rng.integers(2, 4, size=(40, 3))])[rng.permutation(100)]

@@ -1,4 +1,4 @@
-"""Distances, their exact float64 form, and the float32 error margin.
+"""Distance conventions, the tie test, and the float32 error margin.
 
 Smaller is closer for every metric:
 
@@ -8,14 +8,14 @@ Smaller is closer for every metric:
 * ``cosine``: ``d = -q.x / (|q| |x|)``.
 
 Fast ranking uses float32 GEMM; every decision that matters (who ties with the best
-positive, the order of the top-k) is re-decided with :func:`exact_distances`, a float64
-computation done row by row, so two identical database vectors always get bitwise
-identical distances, whatever the BLAS blocking. Two exact distances tie when
-``|a - b| <= tie_rtol * max(|a|, |b|)`` (:func:`ties`).
+positive, the order of the top-k) is re-decided with
+:func:`vprmetrics.ranking.exact.exact_distances`, a float64 computation done row by row,
+so two identical database vectors always get bitwise identical distances, whatever the
+BLAS blocking. Two exact distances tie when ``|a - b| <= tie_rtol * max(|a|, |b|)``
+(:func:`ties`); :func:`float32_margin` bounds the float32 error.
 
->>> q = np.array([[0.0, 0.0]]); x = np.array([[3.0, 4.0]])
->>> float(exact_distances(q, x, "l2")[0]), float(exact_distances(q + 1, x, "ip")[0])
-(25.0, -7.0)
+>>> bool(ties(np.array([1.0]), np.array([1.0 + 1e-12]), 1e-9)[0])
+True
 """
 
 from __future__ import annotations
@@ -30,9 +30,11 @@ __all__ = [
     "SMALLEST_NORMAL_F32",
     "UNIT_ROUNDOFF_F32",
     "check_metric",
-    "exact_distances",
     "float32_margin",
     "normalize_rows",
+    "round_down32",
+    "round_up32",
+    "tie_slack",
     "ties",
 ]
 
@@ -53,22 +55,6 @@ def normalize_rows(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     norms = np.sqrt(np.einsum("ij,ij->i", x, x))
     return x / np.where(norms > 0, norms, 1.0)[:, None]
-
-
-def exact_distances(q_rows: np.ndarray, x_rows: np.ndarray, metric: str) -> np.ndarray:
-    """Distances between paired rows ``q_rows[i]`` and ``x_rows[i]``, in float64.
-
-    Each value depends only on the two rows (never on their position in a batch), so
-    identical database rows get identical distances.
-    """
-    q = np.asarray(q_rows, dtype=np.float64)
-    x = np.asarray(x_rows, dtype=np.float64)
-    if metric == "l2":
-        diff = q - x
-        return np.einsum("ij,ij->i", diff, diff)
-    if metric == "cosine":
-        q, x = normalize_rows(q), normalize_rows(x)
-    return -np.einsum("ij,ij->i", q, x)
 
 
 def ties(a: np.ndarray, b: np.ndarray, rtol: float) -> np.ndarray:
@@ -111,3 +97,26 @@ def float32_margin(dim: int, q_norm: np.ndarray, x_norm_max: float, metric: str)
     if metric == "l2":
         return 2.0 * (gamma * (q_norm + x_norm_max) ** 2 + underflow)
     return 2.0 * (gamma * q_norm * x_norm_max + underflow)
+
+
+def round_up32(values: np.ndarray) -> np.ndarray:
+    """float32 values >= the float64 ``values`` (for selecting supersets)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = values.astype(np.float32)
+        low = out < values
+    out[low] = np.nextafter(out[low], np.float32(np.inf))
+    return out
+
+
+def round_down32(values: np.ndarray) -> np.ndarray:
+    """float32 values <= the float64 ``values``."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = values.astype(np.float32)
+        high = out > values
+    out[high] = np.nextafter(out[high], np.float32(-np.inf))
+    return out
+
+
+def tie_slack(tau: np.ndarray, margin: np.ndarray, rtol: float) -> np.ndarray:
+    """How far above ``tau`` an exact distance can lie and still tie with one <= ``tau``."""
+    return 2.0 * rtol * (np.abs(tau) + margin)

@@ -1,0 +1,97 @@
+"""Exact float64 distances: the one computation every decision that matters uses.
+
+Each value depends only on the two rows (never on their position in a batch or on the
+other rows), so two identical database vectors always get bitwise identical distances,
+whatever the BLAS blocking. :func:`exact_pairs` streams the rows it gathers in bounded
+chunks (``limits.EXACT_ELEMENTS`` float64 values), so memory stays bounded even when every
+pair must be re-decided (collapsed descriptors).
+
+>>> q = np.array([[0.0, 0.0]]); x = np.array([[3.0, 4.0]])
+>>> float(exact_distances(q, x, "l2")[0]), float(exact_distances(q + 1, x, "ip")[0])
+(25.0, -7.0)
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from vprmetrics.ranking import limits
+from vprmetrics.ranking.distances import normalize_rows
+
+__all__ = ["exact_distances", "exact_pairs", "exact_segments", "prepare_rows"]
+
+
+def exact_distances(q_rows: np.ndarray, x_rows: np.ndarray, metric: str) -> np.ndarray:
+    """Distances between paired rows ``q_rows[i]`` and ``x_rows[i]``, in float64.
+
+    Each value depends only on the two rows (never on their position in a batch), so
+    identical database rows get identical distances.
+    """
+    q = np.asarray(q_rows, dtype=np.float64)
+    x = np.asarray(x_rows, dtype=np.float64)
+    if metric == "l2":
+        diff = q - x
+        return np.einsum("ij,ij->i", diff, diff)
+    if metric == "cosine":
+        q, x = normalize_rows(q), normalize_rows(x)
+    return -np.einsum("ij,ij->i", q, x)
+
+
+def prepare_rows(rows: np.ndarray, metric: str) -> np.ndarray:
+    """Rows in float64 as the exact distance sees them (unit rows for cosine)."""
+    rows = np.asarray(rows, dtype=np.float64)
+    return normalize_rows(rows) if metric == "cosine" else rows
+
+
+def exact_segments(q_src: np.ndarray, rows: np.ndarray, qi: np.ndarray, metric: str) -> np.ndarray:
+    """Exact distances between query ``qi[i]`` and the prepared row ``rows[i]``.
+
+    ``q_src`` holds the queries as the exact distance sees them (any float dtype; rows are
+    converted to float64, which is exact). ``qi`` must keep each query's entries
+    contiguous. ``rows`` is a private float64 array and is overwritten. Each value depends
+    only on the two rows (never on their position or on the other rows), so identical
+    database rows get bitwise identical distances.
+    """
+    n = qi.size
+    out = np.empty(n)
+    if n == 0:
+        return out
+    cut = np.flatnonzero(qi[1:] != qi[:-1]) + 1
+    starts = np.concatenate(([0], cut)).tolist()
+    ends = np.concatenate((cut, [n])).tolist()
+    queries = qi[starts].tolist()
+    if metric == "l2":
+        for s, e, q in zip(starts, ends, queries, strict=True):
+            np.subtract(rows[s:e], np.asarray(q_src[q], dtype=np.float64), out=rows[s:e])
+        return np.einsum("ij,ij->i", rows, rows)
+    for s, e, q in zip(starts, ends, queries, strict=True):
+        out[s:e] = np.einsum("ij,j->i", rows[s:e], np.asarray(q_src[q], dtype=np.float64))
+    return np.negative(out, out=out)
+
+
+def exact_pairs(
+    q_src: np.ndarray, database: np.ndarray, qi: np.ndarray, ids: np.ndarray, metric: str
+) -> np.ndarray:
+    """Exact distances of the pairs ``(qi[i], database[ids[i]])`` (entries of a query
+    contiguous; ``database`` any row-indexable array, e.g. one block), rows gathered in
+    chunks of :data:`limits.EXACT_ELEMENTS` float64 values, so memory stays bounded even when
+    every pair must be re-decided (collapsed descriptors); chunks are spread over a few
+    threads (numpy releases the GIL in the gathers and the arithmetic)."""
+    out = np.empty(qi.size)
+    step = max(1, limits.EXACT_ELEMENTS // q_src.shape[1])
+
+    def work(start: int) -> None:
+        part = slice(start, start + step)
+        rows = prepare_rows(database[ids[part]], metric)
+        out[part] = exact_segments(q_src, rows, qi[part], metric)
+
+    starts = range(0, qi.size, step)
+    if len(starts) < 4 or limits.THREADS < 2:
+        for start in starts:
+            work(start)
+    else:
+        with ThreadPoolExecutor(limits.THREADS) as pool:
+            list(pool.map(work, starts))
+    return out
