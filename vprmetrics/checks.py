@@ -11,6 +11,8 @@ an :mod:`vprmetrics.errors` exception whose one-line message names the problem a
 
 from __future__ import annotations
 
+from typing import Any
+
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -117,7 +119,7 @@ def as_headings(x, name: str, n: int) -> np.ndarray:
 
 def as_cutoffs(values: Iterable[int] | int, name: str = "N") -> list[int]:
     """Sorted, deduplicated positive integer cut-offs (``N`` of Recall@N)."""
-    items = [values] if np.isscalar(values) else list(values)
+    items: list[Any] = [values] if np.isscalar(values) else list(values)  # type: ignore[arg-type]
     if not items:
         raise InputError(f"the list of {name} is empty; give at least one value, e.g. 1,5,10")
     out = set()
@@ -130,7 +132,7 @@ def as_cutoffs(values: Iterable[int] | int, name: str = "N") -> list[int]:
 
 def as_percentages(values: Iterable[float] | float, name: str = "K") -> list[float]:
     """Sorted, deduplicated percentages in (0, 100] (``K`` of Recall@K%)."""
-    items = [values] if np.isscalar(values) else list(values)
+    items: list[Any] = [values] if np.isscalar(values) else list(values)  # type: ignore[arg-type]
     if not items:
         raise InputError(f"the list of {name} is empty; give at least one value, e.g. 1,5,10")
     out = set()

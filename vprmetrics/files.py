@@ -39,5 +39,5 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> None:
 def save_npz_atomic(path: str | os.PathLike, **arrays: np.ndarray) -> None:
     """``np.savez`` to ``path`` atomically (no pickled objects: plain arrays only)."""
     buf = io.BytesIO()
-    np.savez(buf, **arrays)
+    np.savez(buf, **arrays)  # type: ignore[arg-type]  # numpy stubs: allow_pickle kw
     write_atomic(path, buf.getvalue())

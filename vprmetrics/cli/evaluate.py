@@ -30,7 +30,7 @@ __all__ = ["add_parser", "run"]
 
 def _int_list(text: str) -> list[int]:
     try:
-        return as_cutoffs([float(v) for v in text.split(",") if v.strip()], "N")
+        return as_cutoffs([float(v) for v in text.split(",") if v.strip()], "N")  # type: ignore[misc]
     except (ValueError, InputError) as err:
         raise argparse.ArgumentTypeError(f"{text!r} is not a list like 1,5,10 ({err})") from err
 

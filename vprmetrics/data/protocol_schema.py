@@ -254,6 +254,11 @@ def _side(ck: _Checker, data: Mapping[str, Any], key: str) -> Side:
     return Side(path=path, count=count, count_verified=verified, scored_count=scored)
 
 
+def _has_type(value: Any, types: tuple[type, ...]) -> bool:
+    """``isinstance`` where ``bool`` (an ``int`` subclass) counts only when listed."""
+    return isinstance(value, types) and (bool in types or not isinstance(value, bool))
+
+
 def _loader_options(ck: _Checker, data: Mapping[str, Any], layout: str) -> dict[str, Any]:
     tab = data.get("loader", {})
     if not isinstance(tab, dict):
@@ -263,7 +268,7 @@ def _loader_options(ck: _Checker, data: Mapping[str, Any], layout: str) -> dict[
     out: dict[str, Any] = {}
     for key, value in tab.items():
         types, _ = spec[key]
-        if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
+        if not _has_type(value, types):
             raise ck.fail(f"loader.{key}", f"has the wrong type ({type(value).__name__})")
         if key.endswith("_stride") and value < 1:
             raise ck.fail(f"loader.{key}", f"must be >= 1, got {value}")

@@ -293,7 +293,7 @@ def validate_submission(
                 f"{submission.database.shape[1]}; extract both with the same model",
             )
         )
-    expected_ids = {"query_ids": None, "database_ids": None}
+    expected_ids: dict[str, np.ndarray | None] = {"query_ids": None, "database_ids": None}
     for name, key, side, ids_key in (
         ("queries", "queries", protocol.queries, "query_ids"),
         ("database", "database", protocol.database, "database_ids"),
@@ -313,7 +313,7 @@ def validate_submission(
                     )
                 )
         elif side.count is not None and rows != side.count:
-            severity = "error" if side.count_verified else "warning"
+            severity: Literal["error", "warning"] = "error" if side.count_verified else "warning"
             problems.append(
                 Problem(
                     severity,

@@ -87,12 +87,12 @@ def _as_heading_rule(
             "max_heading_deg needs both query_headings and database_headings (degrees); "
             "give both or drop max_heading_deg"
         )
-    max_heading_deg = _scalar(max_heading_deg)
-    if isinstance(max_heading_deg, bool) or not isinstance(max_heading_deg, numbers.Real):
+    value = _scalar(max_heading_deg)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InputTypeError(
-            f"max_heading_deg must be a number of degrees, got {type(max_heading_deg).__name__}"
+            f"max_heading_deg must be a number of degrees, got {type(value).__name__}"
         )
-    limit = float(max_heading_deg)
+    limit = float(value)
     if not 0 <= limit <= 180:  # also rejects NaN
         raise InputError(
             f"max_heading_deg = {max_heading_deg!r} is not an angle in [0, 180]; use e.g. 40"

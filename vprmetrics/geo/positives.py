@@ -102,7 +102,7 @@ class Positives:
     def subset(self, queries: np.ndarray) -> Positives:
         """The ground truth of the given queries, in that order."""
         queries = np.asarray(queries, dtype=np.int64)
-        return Positives.from_lists([self.of(int(q)) for q in queries], self.n_database)
+        return Positives.from_lists([self.of(int(q)).tolist() for q in queries], self.n_database)
 
     def contains(self, query_ids: np.ndarray, database_ids: np.ndarray) -> np.ndarray:
         """Elementwise: is ``database_ids[i]`` a positive of ``query_ids[i]``?"""

@@ -85,13 +85,6 @@ class RankingFacts:
         """k_q = #{j : d_j <= d*} = L + T + S (the PSSR count; ties count against)."""
         return self.closer + self.tied_negatives + self.tied_positives
 
-    def subset(self, queries: np.ndarray) -> RankingFacts:
-        """The facts of a subset of queries (a boolean mask or indices)."""
-        values = {name: getattr(self, name)[queries] for name in _ARRAYS}
-        return RankingFacts(
-            **values, n_database=self.n_database, metric=self.metric, tie_rtol=self.tie_rtol
-        )
-
     def save(self, path: str | Path) -> None:
         """Write the facts to ``.npz`` (re-read with :meth:`load`)."""
         np.savez(

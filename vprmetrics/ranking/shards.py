@@ -51,7 +51,7 @@ class ShardedRows:
     def __init__(self, shards: Sequence[np.ndarray]) -> None:
         if not shards:
             raise InputError("no database shards given; give at least one array or .npy path")
-        dims = {s.shape[1] if s.ndim == 2 else None for s in shards}
+        dims = {int(s.shape[1]) if s.ndim == 2 else -1 for s in shards}
         dtypes = {s.dtype for s in shards}
         if len(dims) != 1:
             raise InputError(f"database shards have different dims {sorted(map(str, dims))}")

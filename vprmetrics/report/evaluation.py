@@ -106,7 +106,7 @@ class Evaluation:
             retrieved_geo_error_m(
                 self.query_coords, self.database_coords, top1, self.settings.coords
             )
-            if self.query_coords is not None
+            if self.query_coords is not None and self.database_coords is not None
             else np.full(f.n_queries, np.nan)
         )
         rows = []
@@ -146,6 +146,7 @@ def _interval_dict(keys, values: np.ndarray, s: EvaluationSettings) -> dict[str,
 
 def _geography(ev: Evaluation, s: EvaluationSettings, mask: np.ndarray) -> dict:
     f = ev.facts
+    assert ev.query_coords is not None and ev.database_coords is not None
     errors = retrieved_geo_error_m(ev.query_coords, ev.database_coords, f.topk_ids[:, 0], s.coords)
     hist = geo_error_histogram(errors[mask])
     ns = [n for n in s.recall_at if n <= f.k]
@@ -288,7 +289,7 @@ def evaluate(
     s = EvaluationSettings(**settings).checked(n)
     if (query_coords is None) != (database_coords is None):
         raise InputError("give both query_coords and database_coords, or neither")
-    if query_coords is not None:
+    if query_coords is not None and database_coords is not None:
         query_coords = as_geo_coordinates(query_coords, "query coordinates", s.coords, len(queries))
         database_coords = as_geo_coordinates(database_coords, "database coordinates", s.coords, n)
     k = max([*s.recall_at, *s.map_at])

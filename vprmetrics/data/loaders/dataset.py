@@ -82,30 +82,25 @@ class Dataset:
                 f"protocol {p.name!r} needs coordinates for its radius ground truth; "
                 "give database_coords and query_coords (or precomputed positives)"
             )
-        headings = {}
-        if p.max_heading_deg is not None:
-            if self.query_headings is None or self.database_headings is None:
-                raise ProtocolError(
-                    f"protocol {p.name!r} limits headings to {p.max_heading_deg} degrees but "
-                    "the dataset has no headings; use a dataset with headings"
-                )
-            headings = dict(
-                query_headings=self.query_headings,
-                database_headings=self.database_headings,
-                max_heading_deg=p.max_heading_deg,
+        q_coords, d_coords, radius = self.query_coords, self.database_coords, p.radius_m
+        q_head, d_head = self.query_headings, self.database_headings
+        if p.max_heading_deg is not None and (q_head is None or d_head is None):
+            raise ProtocolError(
+                f"protocol {p.name!r} limits headings to {p.max_heading_deg} degrees but "
+                "the dataset has no headings; use a dataset with headings"
             )
+        use_headings = p.max_heading_deg is not None
+        assert radius is not None  # the schema requires radius_m for radius ground truth
 
         def search(qi: np.ndarray | slice, di: np.ndarray | slice) -> Positives:
-            kw = {
-                k: (v[qi] if k == "query_headings" else v[di] if k == "database_headings" else v)
-                for k, v in headings.items()
-            }
             return positives_within_radius(
-                self.query_coords[qi],
-                self.database_coords[di],
-                p.radius_m,
+                q_coords[qi],
+                d_coords[di],
+                radius,
                 coords=p.coordinates,
-                **kw,
+                query_headings=q_head[qi] if use_headings and q_head is not None else None,
+                database_headings=d_head[di] if use_headings and d_head is not None else None,
+                max_heading_deg=p.max_heading_deg,
             )
 
         if self.query_regions is None or self.database_regions is None:

@@ -149,7 +149,7 @@ def load_ground_truth_npz(
     head = {}
     for key, n in (("database_headings", nd), ("query_headings", nq)):
         head[key] = as_headings(got[key], f"{path.name}:{key}", n) if key in got else None
-    ints = {}
+    ints: dict[str, np.ndarray | None] = {}
     for key, n in (("database_groups", nd), ("database_regions", nd), ("query_regions", nq)):
         if key in got:
             arr = np.asarray(got[key])

@@ -76,10 +76,11 @@ def _cvusa(protocol: Protocol, root: Path) -> tuple[SideData, SideData]:
 def _csv(protocol: Protocol, root: Path) -> tuple[SideData, SideData]:
     from vprmetrics.data.loaders.generic_csv import load_csv_side
 
-    kw = dict(coordinates=protocol.coordinates, protocol_name=protocol.name)
-    return (
-        load_csv_side(root, protocol.database.path, **kw),
-        load_csv_side(root, protocol.queries.path, **kw),
+    return tuple(  # type: ignore[return-value]
+        load_csv_side(
+            root, side.path, coordinates=protocol.coordinates, protocol_name=protocol.name
+        )
+        for side in (protocol.database, protocol.queries)
     )
 
 
