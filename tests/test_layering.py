@@ -1,14 +1,155 @@
-"""The core stays light: importing vprmetrics loads numpy and scipy only."""
+"""The house's rules, read from the code: the wings import one way, the core stays light.
 
+Data flows geo -> ranking -> metrics -> report -> data -> leaderboard -> the entry points
+(cli, compat, hosting); a module may import its own wing, any wing to its left, and the
+shared modules (errors, checks, files, _version), never a wing to its right. The import
+graph is read from the source with :mod:`ast` (imports inside functions count too), so a
+lazy import cannot hide a wrong-way dependency.
+"""
+
+from __future__ import annotations
+
+import ast
 import subprocess
 import sys
+from pathlib import Path
 
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "vprmetrics"
+
+#: The wings in the order data flows; entries of one tuple sit at the same level.
+ORDER: tuple[tuple[str, ...], ...] = (
+    ("geo",),
+    ("ranking",),
+    ("metrics",),
+    ("report",),
+    ("data",),
+    ("leaderboard",),
+    ("cli", "compat", "hosting"),
+)
+SHARED = {"errors", "checks", "files", "_version"}
+LEVEL = {wing: level for level, wings in enumerate(ORDER) for wing in wings}
 HEAVY = ("torch", "torchvision", "faiss", "matplotlib", "pandas", "dask", "sklearn", "tqdm")
 
 
+def _wing(module: str) -> str:
+    """``vprmetrics.ranking.engine`` -> ``ranking``; the package itself -> ``""``."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(ROOT).with_suffix("")
+    parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
+    return ".".join(parts)
+
+
+def _imports(source: str, module: str, is_package: bool = False) -> set[str]:
+    """Every ``vprmetrics...`` name the module imports, resolved to absolute names
+    (``from a.b import c`` gives ``a.b`` and ``a.b.c``: ``c`` may be a submodule)."""
+    tree = ast.parse(source)
+    here = module.split(".")
+    package = here if is_package else here[:-1]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("vprmetrics"))
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join([*package[: len(package) - node.level + 1], base]).strip(".")
+            if not base.startswith("vprmetrics"):
+                continue
+            found.add(base)
+            found.update(f"{base}.{a.name}" for a in node.names)
+    return found
+
+
+def _graph() -> dict[str, set[str]]:
+    return {
+        _module_name(p): _imports(p.read_text(), _module_name(p), p.name == "__init__.py")
+        for p in PACKAGE.rglob("*.py")
+    }
+
+
+def _wrong_way(graph: dict[str, set[str]]) -> list[str]:
+    problems = []
+    for module, targets in sorted(graph.items()):
+        src = _wing(module)
+        for target in sorted(targets):
+            dst = _wing(target)
+            if src == "" or dst in SHARED or dst == src:
+                continue  # the package __init__ re-exports everything
+            if src in SHARED and dst != "":
+                problems.append(f"{module} (shared) imports the wing {target}")
+            elif dst == "":
+                problems.append(f"{module} imports the package __init__ ({target})")
+            elif dst in LEVEL and src in LEVEL and LEVEL[dst] > LEVEL[src]:
+                problems.append(f"{module} ({src}) imports {target} ({dst}), a wing to its right")
+    return problems
+
+
+def test_every_wing_has_a_place_in_the_order():
+    wings = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
+    wings |= {p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__"}
+    unplaced = wings - set(LEVEL) - SHARED - {"_protocols"}
+    assert not unplaced, f"add {sorted(unplaced)} to ORDER or SHARED in this test"
+
+
+def test_imports_run_one_way():
+    assert _wrong_way(_graph()) == []
+
+
+def test_the_checker_sees_a_wrong_way_import():
+    """The rule itself can fail: a metrics module importing the report wing is caught."""
+    graph = {"vprmetrics.metrics.recall": {"vprmetrics.report.evaluation"}}
+    assert _wrong_way(graph) == [
+        "vprmetrics.metrics.recall (metrics) imports vprmetrics.report.evaluation (report), "
+        "a wing to its right"
+    ]
+    assert _wrong_way({"vprmetrics.errors": {"vprmetrics.ranking.engine"}})
+    assert _wrong_way({"vprmetrics.data.submission": {"vprmetrics"}})
+
+
+def test_imports_inside_functions_and_relative_imports_are_seen():
+    source = (
+        "from ..report import writers\nfrom . import ties\ndef f():\n    import vprmetrics.cli\n"
+    )
+    assert _imports(source, "vprmetrics.metrics.recall") == {
+        "vprmetrics.report",
+        "vprmetrics.report.writers",
+        "vprmetrics.metrics",
+        "vprmetrics.metrics.ties",
+        "vprmetrics.cli",
+    }
+
+
+def test_no_import_cycle_between_modules():
+    graph = _graph()
+    state: dict[str, int] = {}
+
+    def visit(node: str, stack: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(graph.get(node, ())):
+            if nxt not in graph or nxt == "vprmetrics":
+                continue
+            if state.get(nxt) == 1:
+                pytest.fail("import cycle: " + " -> ".join([*stack, node, nxt]))
+            if nxt not in state:
+                visit(nxt, [*stack, node])
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state and node != "vprmetrics":
+            visit(node, [])
+
+
 def test_core_import_pulls_no_heavy_dependency():
+    modules = sorted(m for m in _graph() if not m.endswith("__main__"))
     code = (
-        "import sys, vprmetrics, vprmetrics.cli, vprmetrics.data.loaders, vprmetrics.data.submission;"
+        f"import importlib, sys\nfor m in {modules!r}: importlib.import_module(m)\n"
         f"print([m for m in {HEAVY!r} if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -16,8 +157,6 @@ def test_core_import_pulls_no_heavy_dependency():
 
 
 def test_missing_optional_dependency_names_the_extra(monkeypatch):
-    import pytest
-
     from vprmetrics.errors import MissingDependencyError, require
 
     monkeypatch.setitem(sys.modules, "matplotlib", None)

@@ -1,6 +1,6 @@
 """Per-query ranking facts: everything a metric needs, computed once.
 
-For query ``q`` with positives ``P`` and exact distances ``d_j`` (DESIGN.md section 2):
+For query ``q`` with positives ``P`` and exact distances ``d_j`` (docs/metrics.md, "Ranking facts"):
 
 * ``d_star`` = min over ``j in P`` of ``d_j`` (NaN when ``P`` is empty)
 * ``closer`` = L = #{j not in P : d_j < d*}           (negatives strictly closer)

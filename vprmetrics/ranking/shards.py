@@ -1,6 +1,6 @@
 """Ranking a database held in shards: locally, or shard by shard on a Dask cluster.
 
-The ranking facts add up over database shards (DESIGN.md section 3): with the exact d*,
+The ranking facts add up over database shards: with the exact d*,
 S and first tied positive of every query computed once from the positives' rows, each
 shard counts its own L, T and B and proposes exact top-k candidates; the counts are
 summed and the candidates merged. :func:`rank_sharded` gives exactly the facts
