@@ -12,7 +12,7 @@ writes ``results.json`` (every cell) and ``results.md`` (the study's table).
 0.5
 >>> runner.run("a", lambda: {"r1": 0.9})["r1"]  # finished: read back, not re-run
 0.5
->>> runner.ran, runner.reused
+>>> runner.ran, runner.reused  # run once, read back once
 (['a'], ['a'])
 """
 
@@ -57,7 +57,7 @@ class CellRunner:
     def run(self, name: str, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """The result of cell ``name``: read back when finished before, else ``fn()``."""
         path = self.path(name)
-        done = len(self.ran) + (0 if path.is_file() else 1)
+        done = len(self.ran) + len(self.reused) + 1
         count = f"{done}/{self.total}" if self.total else f"{done}"
         if path.is_file():
             try:
@@ -65,7 +65,6 @@ class CellRunner:
             except (OSError, ValueError):
                 result = None
             if isinstance(result, dict):
-                self.ran.append(name)
                 self.reused.append(name)
                 self.log(f"[{count}] {name}: done before, read back")
                 return result
