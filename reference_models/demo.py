@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from vprmetrics.cli import main as vprmetrics_main
+from vprmetrics.data.loaders import load_dataset
+from vprmetrics.data.protocol import load_protocol
 from vprmetrics.files import write_atomic
-from vprmetrics.loaders import load_dataset
-from vprmetrics.protocol import load_protocol
 
 PROTOCOL = "synthtown"
 
@@ -149,7 +149,8 @@ def train_reference_model(root: Path, out: Path, epochs: int | None):
         )
         return None
     from reference_models.export import export_submission
-    from reference_models.training import PRESETS, TrainConfig, train
+    from reference_models.training.config import PRESETS, TrainConfig
+    from reference_models.training.loop import train
 
     name = "resnet18_gem"
     preset = dict(PRESETS["cpu-quick"])
@@ -157,12 +158,21 @@ def train_reference_model(root: Path, out: Path, epochs: int | None):
         preset["epochs"] = epochs
     # one thread: the same numbers on every machine, and no slowdown when the two cores
     # are shared (two torch threads on a busy 2-core machine ran 2.5x slower)
-    cfg = TrainConfig(**preset, model="resnet18-gem", protocol=PROTOCOL, dataset_root=str(root),
-                      out=str(out / name / "run"), progress=sys.stderr.isatty(), threads=1)
+    cfg = TrainConfig(
+        **preset,
+        model="resnet18-gem",
+        protocol=PROTOCOL,
+        dataset_root=str(root),
+        out=str(out / name / "run"),
+        progress=sys.stderr.isatty(),
+        threads=1,
+    )
     _log(f"training ResNet-18 + GeM from scratch ({cfg.epochs} epochs, cpu-quick preset)")
     result = train(cfg)
-    _log(f"trained in {result.train_seconds:.0f} s; best validation epoch {result.best_epoch}: "
-         + " ".join(f"R@{n} {v:.3f}" for n, v in result.best_recalls.items()))
+    _log(
+        f"trained in {result.train_seconds:.0f} s; best validation epoch {result.best_epoch}: "
+        + " ".join(f"R@{n} {v:.3f}" for n, v in result.best_recalls.items())
+    )
     submission = out / name / "submission.npz"
     export_submission(result.run_dir, PROTOCOL, root, submission)
     h, w = cfg.image_size or (0, 0)

@@ -1,8 +1,8 @@
-"""``python -m reference_models export``: a trained run -> submission ``.npz`` (and TorchScript).
+"""A trained run -> submission ``.npz`` (and a TorchScript extractor).
 
 :func:`export_submission` describes the database and query images of a protocol (its own
 split, in protocol order) with the run's model and writes the submission format of
-:mod:`vprmetrics.submission`: float32 ``queries`` and ``database`` plus the unicode
+:mod:`vprmetrics.data.submission`: float32 ``queries`` and ``database`` plus the unicode
 ``query_ids`` and ``database_ids`` (paths relative to the dataset root), so
 ``vprmetrics evaluate --submission S.npz`` scores it without glue code.
 
@@ -15,33 +15,41 @@ it still works in torch 2.14).
 
 from __future__ import annotations
 
-import argparse
+import io
 import json
 import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import torch
+from torch import nn
+
+from reference_models.images import IMAGENET_MEAN, IMAGENET_STD, ImageSpec, ImageStore
+from reference_models.inference import describe_images, resolve_amp, resolve_device
+from reference_models.models.registry import build_model
+from reference_models.training.checkpoints import load_checkpoint
+from reference_models.training.config import TrainConfig
+from vprmetrics.data.loaders import load_dataset
+from vprmetrics.data.protocol import load_protocol
 from vprmetrics.errors import InputError
-from vprmetrics.files import save_npz_atomic
+from vprmetrics.files import save_npz_atomic, write_atomic
 
-__all__ = ["add_parser", "export_submission", "export_torchscript", "load_run_model", "run"]
+__all__ = ["export_submission", "export_torchscript", "load_run_model"]
 
 
-def _run_config(run_dir: str | Path):
-    from reference_models.training import TrainConfig
-
+def _run_config(run_dir: str | Path) -> TrainConfig:
     path = Path(run_dir) / "config.json"
     if not path.is_file():
         raise InputError(f"{run_dir} is not a training run (no config.json); check --run")
     return TrainConfig.from_json(json.loads(path.read_text()))
 
 
-def load_run_model(run_dir: str | Path, checkpoint: str = "best", device: str = "cpu"):
+def load_run_model(
+    run_dir: str | Path, checkpoint: str = "best", device: str = "cpu"
+) -> tuple[nn.Module, TrainConfig]:
     """(model in eval mode, TrainConfig) of a run; ``checkpoint`` is ``best``, ``last`` or a
     path. Weights are read with ``torch.load(..., weights_only=True)``."""
-    from reference_models.models import build_model
-    from reference_models.training import load_checkpoint, resolve_device
-
     cfg = _run_config(run_dir)
     path = Path(checkpoint)
     if checkpoint in ("best", "last"):
@@ -68,16 +76,9 @@ def export_submission(
 ) -> dict[str, Any]:
     """Write the submission ``.npz`` of ``protocol`` (its split, protocol order) and return
     a summary (counts, descriptor dim, path)."""
-    import numpy as np
-
-    from reference_models.data import ImageSpec, ImageStore
-    from reference_models.training import describe_images, resolve_device
-    from vprmetrics.loaders import load_dataset
-    from vprmetrics.protocol import load_protocol
-
     model, cfg = load_run_model(run_dir, checkpoint, device)
     dev = resolve_device(device)
-    amp = dev.type == "cuda" if cfg.amp is None else bool(cfg.amp and dev.type == "cuda")
+    amp = resolve_amp(cfg.amp, dev)
     dataset = load_dataset(load_protocol(protocol), dataset_root)
     spec = ImageSpec(cfg.image_size, cfg.resize_percent, cfg.crop_top, cfg.crop_bottom)
     kw = dict(batch_size=batch_size or cfg.infer_batch_size, device=dev, amp=amp, progress=progress)
@@ -108,6 +109,19 @@ def export_submission(
     }
 
 
+class _Extractor(nn.Module):
+    """``inner.embed`` of images in [0, 1], ImageNet normalisation included."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.inner.embed((images - self.mean) / self.std)
+
+
 def export_torchscript(
     run_dir: str | Path,
     out_path: str | Path,
@@ -116,82 +130,17 @@ def export_torchscript(
     input_size: tuple[int, int] | None = None,
 ) -> Path:
     """Trace the run's descriptor extractor (normalisation included) and save it."""
-    import torch
-    from torch import nn
-
-    from reference_models.data import IMAGENET_MEAN, IMAGENET_STD
-
     model, cfg = load_run_model(run_dir, checkpoint, "cpu")
     size = input_size or cfg.image_size
     if size is None:
         raise InputError("the run keeps the files' image size: give --input-size HxW")
-
-    class Extractor(nn.Module):
-        def __init__(self, inner: nn.Module) -> None:
-            super().__init__()
-            self.inner = inner
-            self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
-            self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
-
-        def forward(self, images: torch.Tensor) -> torch.Tensor:
-            return self.inner.embed((images - self.mean) / self.std)
-
-    extractor = Extractor(model).eval()
+    extractor = _Extractor(model).eval()
     example = torch.rand(2, 3, *size)
-    out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # torch >= 2.9 marks jit deprecated
         traced = torch.jit.trace(extractor, example, check_trace=False)
-        traced.save(str(out))
+        torch.jit.save(traced, buffer)
+    out = Path(out_path)
+    write_atomic(out, buffer.getvalue())
     return out
-
-
-def run(args: argparse.Namespace) -> int:
-    """CLI entry: export the submission (and the TorchScript extractor when asked)."""
-    from vprmetrics.errors import require
-
-    require("torch", "models", "exporting reference-model descriptors")
-    summary = export_submission(
-        args.run,
-        args.protocol,
-        args.dataset_root,
-        args.out,
-        checkpoint=args.checkpoint,
-        device=args.device,
-        batch_size=args.batch_size,
-        progress=not args.quiet,
-    )
-    if args.torchscript:
-        from reference_models.describe import parse_input_size
-
-        size = parse_input_size(args.input_size) if args.input_size else None
-        summary["torchscript"] = str(
-            export_torchscript(
-                args.run, args.torchscript, checkpoint=args.checkpoint, input_size=size
-            )
-        )
-    print(json.dumps(summary))
-    return 0
-
-
-def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Register the ``export`` subcommand (torch is imported only when it runs)."""
-    parser = subparsers.add_parser(
-        "export",
-        help="describe a protocol's images with a trained run: submission .npz (+ TorchScript)",
-        description="Write the descriptors of a protocol's database and queries, in protocol "
-        "order with their ids, in the vprmetrics submission format.",
-    )
-    parser.add_argument("--run", required=True, help="training run folder (from train --out)")
-    parser.add_argument("--protocol", required=True, help="protocol name, e.g. synthtown")
-    parser.add_argument("--dataset-root", required=True, help="dataset folder")
-    parser.add_argument("--out", required=True, help="submission file to write (.npz)")
-    parser.add_argument("--checkpoint", default="best", help="best (default), last or a path")
-    parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
-    parser.add_argument("--batch-size", type=int, help="images per forward pass")
-    parser.add_argument("--torchscript", metavar="PATH", help="also save a traced extractor")
-    parser.add_argument("--input-size", help="HxW for the traced extractor (default: the run's)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    parser.set_defaults(func=run)
-    return parser

@@ -1,4 +1,4 @@
-"""Images of a ``vprmetrics`` dataset as tensors: loading, resizing, cropping, augmentation.
+"""Images of a ``vprmetrics`` dataset as tensors: loading, cropping, resizing, normalising.
 
 Pipeline of one image (``ImageSpec``):
 
@@ -8,18 +8,21 @@ Pipeline of one image (``ImageSpec``):
    ``crop_top=20, crop_bottom=5``);
 3. resize: to ``image_size`` (H, W), or by ``resize_percent`` of the (cropped) size, or not
    at all (the benchmark's ``--resize`` and ``--test_method`` options work on the same idea);
-4. optional training augmentation with ``torchvision.transforms.v2`` on the uint8 tensor:
-   colour jitter, horizontal flip, random resized crop (back to the same size);
+4. during training only, augmentation of the uint8 tensor
+   (:func:`reference_models.training.augment.build_augmentation`);
 5. float in [0, 1], normalised with the ImageNet mean and standard deviation (what the
    torchvision backbones expect).
 
 Steps 1-3 are deterministic, so :class:`ImageStore` can cache their uint8 result in memory
 (``cache=True``): small datasets (the synthetic town) are then decoded once per run.
+
+>>> target_size(ImageSpec(resize_percent=50), 100, 40)
+(50, 20)
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +30,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
 from vprmetrics.errors import InputError
@@ -35,14 +37,12 @@ from vprmetrics.errors import InputError
 __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
-    "AugmentSpec",
-    "ImageDataset",
     "ImageSpec",
     "ImageStore",
-    "build_augmentation",
     "crop_top_bottom",
     "load_image",
     "normalize",
+    "preprocess",
     "target_size",
 ]
 
@@ -68,23 +68,6 @@ class ImageSpec:
             raise InputError("crop_top and crop_bottom are percentages in [0, 100)")
         if self.crop_top + self.crop_bottom >= 100:
             raise InputError("crop_top + crop_bottom must stay below 100 percent")
-
-
-@dataclass(frozen=True)
-class AugmentSpec:
-    """Training augmentation (all off by default). Jitter values as in ``ColorJitter``."""
-
-    brightness: float = 0.0
-    contrast: float = 0.0
-    saturation: float = 0.0
-    hue: float = 0.0
-    hflip: bool = False
-    crop_scale: tuple[float, float] | None = None  # RandomResizedCrop scale range
-
-    @property
-    def enabled(self) -> bool:
-        jitter = (self.brightness, self.contrast, self.saturation, self.hue)
-        return any(jitter) or self.hflip or self.crop_scale is not None
 
 
 def load_image(path: str | Path) -> Image.Image:
@@ -124,20 +107,6 @@ def preprocess(img: Image.Image, spec: ImageSpec) -> torch.Tensor:
     return torch.from_numpy(np.asarray(img, dtype=np.uint8).copy()).permute(2, 0, 1)
 
 
-def build_augmentation(aug: AugmentSpec, size: tuple[int, int]) -> v2.Transform | None:
-    """The ``torchvision.transforms.v2`` pipeline of ``aug`` for uint8 images of ``size``."""
-    if not aug.enabled:
-        return None
-    steps: list[v2.Transform] = []
-    if aug.crop_scale is not None:
-        steps.append(v2.RandomResizedCrop(size, scale=aug.crop_scale, antialias=True))
-    if aug.hflip:
-        steps.append(v2.RandomHorizontalFlip())
-    if any((aug.brightness, aug.contrast, aug.saturation, aug.hue)):
-        steps.append(v2.ColorJitter(aug.brightness, aug.contrast, aug.saturation, aug.hue))
-    return v2.Compose(steps)
-
-
 def normalize(images: torch.Tensor) -> torch.Tensor:
     """uint8 (..., 3, H, W) -> float32 normalised with the ImageNet statistics."""
     return TF.normalize(images.to(torch.float32) / 255.0, IMAGENET_MEAN, IMAGENET_STD)
@@ -168,7 +137,7 @@ class ImageStore:
         hit = self._cache.get(index)
         if hit is not None:
             return hit
-        img = preprocess(load_image(self.root / self.ids[index]), self.spec)
+        img = self._load(index)
         if self.cache:
             self._cache[index] = img
         return img
@@ -177,8 +146,9 @@ class ImageStore:
         """Fill the cache (decoding in ``threads`` threads; PIL releases the GIL)."""
         if not self.cache:
             return
-        todo = [i for i in (range(len(self)) if indices is None else indices)
-                if i not in self._cache]
+        todo = [
+            i for i in (range(len(self)) if indices is None else indices) if i not in self._cache
+        ]
         with ThreadPoolExecutor(max(1, threads)) as pool:
             for i, img in zip(todo, pool.map(self._load, todo), strict=True):
                 self._cache[i] = img
@@ -186,7 +156,9 @@ class ImageStore:
     def _load(self, index: int) -> torch.Tensor:
         return preprocess(load_image(self.root / self.ids[index]), self.spec)
 
-    def batch(self, indices: Sequence[int], augment: v2.Transform | None = None) -> torch.Tensor:
+    def batch(
+        self, indices: Sequence[int], augment: Callable[[torch.Tensor], torch.Tensor] | None = None
+    ) -> torch.Tensor:
         """Normalised float batch (B, 3, H, W); ``augment`` applies per image (training)."""
         imgs = [self.get(int(i)) for i in indices]
         if augment is not None:
@@ -196,18 +168,3 @@ class ImageStore:
     def size(self) -> tuple[int, int]:
         """(H, W) of the preprocessed images (of the first one)."""
         return tuple(self.get(0).shape[-2:])  # type: ignore[return-value]
-
-
-class ImageDataset(torch.utils.data.Dataset):
-    """``ImageStore`` images for a ``DataLoader``: item ``i`` -> (normalised image, index)."""
-
-    def __init__(self, store: ImageStore, indices: Sequence[int] | None = None):
-        self.store = store
-        self.indices = list(range(len(store))) if indices is None else [int(i) for i in indices]
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def __getitem__(self, item: int) -> tuple[torch.Tensor, int]:
-        index = self.indices[item]
-        return normalize(self.store.get(index)), index

@@ -1,16 +1,17 @@
-"""``python -m reference_models SUBCOMMAND``: one module per subcommand.
+"""``python -m reference_models SUBCOMMAND``: one module per subcommand, each thin.
 
-Each module listed in :data:`SUBCOMMANDS` defines ``add_parser(subparsers)``, which adds its
-subparser and sets ``func`` (``func(args) -> int``). Adding ``train`` or ``export`` is one
-entry here and one module; modules import torch only when they run, so ``--help`` works
+:data:`SUBCOMMANDS` lists ``describe``, ``train`` and ``export``; each module defines
+``add_parser(subparsers)``, which adds its subparser and sets ``func`` (``func(args) ->
+int``) calling the library (:mod:`reference_models.models.accounting`,
+:mod:`reference_models.training.loop`, :mod:`reference_models.export`). Building the parser
+does not import torch: the subcommands import it when they run, so ``--help`` works
 without it. Errors of vprmetrics (and unreadable files) become one line on stderr with exit
-code 2.
+code 2 (:func:`vprmetrics.cli.run_cli`).
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 
 from vprmetrics.cli import build_cli, run_cli
@@ -19,9 +20,9 @@ __all__ = ["SUBCOMMANDS", "build_parser", "main"]
 
 #: Subcommand name -> module defining ``add_parser(subparsers)``.
 SUBCOMMANDS: dict[str, str] = {
-    "describe": "reference_models.describe",
-    "train": "reference_models.train",
-    "export": "reference_models.export",
+    "describe": "reference_models.cli.describe",
+    "train": "reference_models.cli.train",
+    "export": "reference_models.cli.export",
 }
 
 
@@ -37,7 +38,3 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand; return its exit code."""
     return run_cli(build_parser(), "reference_models", argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

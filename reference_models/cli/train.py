@@ -8,7 +8,7 @@ Example (the CPU quick preset on the synthetic town)::
 The training and validation splits are the ``train`` and ``val`` siblings of the protocol's
 folders (VG layout), or protocols named by ``--train-split`` / ``--val-split``. Options left
 out take the preset's value, then the benchmark's defaults (:class:`TrainConfig`). See
-:mod:`reference_models.training` for what a run does and writes.
+:mod:`reference_models.training.loop` for what a run does and writes.
 """
 
 from __future__ import annotations
@@ -17,44 +17,58 @@ import argparse
 import dataclasses
 import json
 
+from reference_models.cli.options import parse_augment, parse_input_size
+from reference_models.training.config import (
+    FREEZE_RULES,
+    LOSS_NAMES,
+    MINING_METHODS,
+    OPTIMIZERS,
+    PRESETS,
+    TrainConfig,
+)
+
 __all__ = ["add_parser", "config_from_args", "run"]
-
-_AUG = {"jitter", "flip", "crop"}
-
-
-def _size(text: str) -> tuple[int, int]:
-    from reference_models.describe import parse_input_size
-
-    return parse_input_size(text)
-
-
-def _augment(text: str):
-    from reference_models.data import AugmentSpec
-    from vprmetrics.errors import InputError
-
-    parts = {p.strip() for p in text.split(",") if p.strip()} - {"none"}
-    if parts - _AUG:
-        raise InputError(f"--augment {text!r}: use a comma list of {sorted(_AUG)} or none")
-    jitter = 0.4 if "jitter" in parts else 0.0
-    return AugmentSpec(brightness=jitter, contrast=jitter, saturation=jitter,
-                       hue=0.1 if jitter else 0.0, hflip="flip" in parts,
-                       crop_scale=(0.7, 1.0) if "crop" in parts else None)
 
 
 #: CLI option -> TrainConfig field (only options given on the command line override).
 _FIELDS = (
-    "model", "protocol", "dataset_root", "out", "train_split", "val_split", "epochs",
-    "queries_per_epoch", "cache_refresh", "batch_size", "negatives_per_query",
-    "negative_sample_size", "mining", "loss", "margin", "optimizer", "lr", "weight_decay",
-    "image_size", "resize_percent", "crop_top", "crop_bottom", "augment", "weights", "freeze",
-    "device", "seed", "patience", "resume", "infer_batch_size", "threads", "negative_rank",
+    "model",
+    "protocol",
+    "dataset_root",
+    "out",
+    "train_split",
+    "val_split",
+    "epochs",
+    "queries_per_epoch",
+    "cache_refresh",
+    "batch_size",
+    "negatives_per_query",
+    "negative_sample_size",
+    "mining",
+    "loss",
+    "margin",
+    "optimizer",
+    "lr",
+    "weight_decay",
+    "image_size",
+    "resize_percent",
+    "crop_top",
+    "crop_bottom",
+    "augment",
+    "weights",
+    "freeze",
+    "device",
+    "seed",
+    "patience",
+    "resume",
+    "infer_batch_size",
+    "threads",
+    "negative_rank",
 )
 
 
-def config_from_args(args: argparse.Namespace):
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """TrainConfig from the preset, then every option given on the command line."""
-    from reference_models.training import PRESETS, TrainConfig
-
     values = dict(PRESETS[args.preset]) if args.preset else {}
     for name in _FIELDS:
         value = getattr(args, name, None)
@@ -71,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     from vprmetrics.errors import require
 
     require("torch", "models", "training reference models")
-    from reference_models.training import train
+    from reference_models.training.loop import train
 
     result = train(config_from_args(args))
     out = dataclasses.asdict(result)
@@ -93,8 +107,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--protocol", required=True, help="protocol name, e.g. synthtown")
     p.add_argument("--dataset-root", required=True, help="dataset folder")
     p.add_argument("--out", required=True, help="run folder (checkpoints, log.json, curve.png)")
-    p.add_argument("--preset", choices=("benchmark", "cpu-quick"),
-                   help="option set; explicit options override it")
+    p.add_argument(
+        "--preset", choices=tuple(PRESETS), help="option set; explicit options override it"
+    )
     p.add_argument("--train-split", help="split folder or protocol name (default train)")
     p.add_argument("--val-split", help="split folder or protocol name (default val)")
     p.add_argument("--epochs", type=int, help="maximum epochs")
@@ -103,23 +118,28 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--batch-size", type=int, help="queries (tuples) per batch (4)")
     p.add_argument("--negatives-per-query", type=int, help="negatives per query (10)")
     p.add_argument("--negative-sample-size", type=int, help="mining sample size (1000)")
-    p.add_argument("--mining", choices=("full", "partial", "random"), help="(partial)")
-    p.add_argument("--loss", choices=("triplet", "contrastive", "multi-similarity"),
-                   help="(triplet)")
+    p.add_argument("--mining", choices=MINING_METHODS, help="(partial)")
+    p.add_argument("--loss", choices=LOSS_NAMES, help="(triplet)")
     p.add_argument("--margin", type=float, help="triplet margin (0.1)")
-    p.add_argument("--optimizer", choices=("adam", "adamw", "sgd"), help="(adam)")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, help="(adam)")
     p.add_argument("--lr", type=float, help="learning rate (1e-5)")
     p.add_argument("--weight-decay", type=float, help="(adam 0, adamw 0.01, sgd 5e-4)")
-    p.add_argument("--image-size", type=_size, help="resize to HxW, e.g. 96x128")
+    p.add_argument("--image-size", type=parse_input_size, help="resize to HxW, e.g. 96x128")
     p.add_argument("--resize-percent", type=float, help="resize by a percentage instead")
     p.add_argument("--crop-top", type=float, help="percent of rows cut at the top (U20: 20)")
     p.add_argument("--crop-bottom", type=float, help="percent cut at the bottom (B5: 5)")
-    p.add_argument("--augment", type=_augment,
-                   help="comma list of jitter,flip,crop (colour jitter, horizontal flip, "
-                   "random resized crop) or none")
+    p.add_argument(
+        "--augment",
+        type=parse_augment,
+        help="comma list of jitter,flip,crop (colour jitter, horizontal flip, "
+        "random resized crop) or none",
+    )
     p.add_argument("--weights", help="local state dict to start from (never downloaded)")
-    p.add_argument("--freeze", choices=("auto", "benchmark", "none"),
-                   help="auto: benchmark's frozen layers with --weights, none from scratch")
+    p.add_argument(
+        "--freeze",
+        choices=FREEZE_RULES,
+        help="auto: benchmark's frozen layers with --weights, none from scratch",
+    )
     p.add_argument("--device", help="auto (CUDA when present), cpu, cuda, cuda:1")
     p.add_argument("--amp", choices=("on", "off"), help="mixed precision (default: on CUDA)")
     p.add_argument("--seed", type=int, help="random seed (0)")

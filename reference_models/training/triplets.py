@@ -1,9 +1,8 @@
-"""Triplet mining of the visual geo-localization benchmark, with a cache refreshed per chunk.
+"""Mined triplets of the visual geo-localization benchmark, with a cache refreshed per chunk.
 
-Berton et al., "Deep Visual Geo-localization Benchmark", CVPR 2022 (``shared/reference/
-models.md``): every ``cache_refresh`` queries (1,000) the model, in eval mode and without
-gradients, describes a random chunk of training queries and the database images they need;
-then for each query
+Berton et al., "Deep Visual Geo-localization Benchmark", CVPR 2022: every
+``cache_refresh`` queries (1,000) the model, in eval mode and without gradients, describes
+a random chunk of training queries and the database images they need; then for each query
 
 * the positive is the *best positive*: of the database images within ``positive_radius_m``
   (10 m, closed ball; optionally also within ``max_heading_deg`` of the query's heading,
@@ -25,9 +24,11 @@ The selection rules are pure functions (:func:`best_positive`, :func:`nearest_ne
 :func:`full_candidates`, :func:`partial_candidates`, :func:`random_negatives`), so tests
 check them one by one; :class:`TripletMiner` strings them together.
 
-:class:`PlaceSampler` is the cheap alternative for short CPU runs: no feature extraction,
-batches of P places x K images whose pairs come from the positions (and headings), for
-losses that mine inside the batch (multi-similarity, contrastive, all-triplets).
+:func:`triplet_epoch` trains on the mined tuples: batches of ``batch_size`` tuples, all
+``batch_size * (2 + K)`` images through the model at once, loss
+:func:`~reference_models.training.losses.triplet_margin_loss` (margin 0.1), or a batch loss
+of :func:`~reference_models.training.losses.build_loss` on the same images (labels: a query
+takes the database index of its positive, a database image its own index).
 """
 
 from __future__ import annotations
@@ -35,29 +36,33 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
+from reference_models.images import ImageStore
+from reference_models.inference import autocast, describe_images, progress_bar
+from reference_models.training.config import MINING_METHODS, TrainConfig
+from reference_models.training.losses import build_loss, triplet_margin_loss
+from reference_models.training.optim import optimizer_step, scheduled_lr, set_lr, steps_per_epoch
 from vprmetrics.errors import InputError
-from vprmetrics.ground_truth import positives_within_radius
-from vprmetrics.positives import Positives
+from vprmetrics.geo.ground_truth import positives_within_radius
+from vprmetrics.geo.positives import Positives
 
 __all__ = [
-    "MINING_METHODS",
     "MiningConfig",
-    "PlaceSampler",
     "Triplet",
     "TripletMiner",
     "best_positive",
     "full_candidates",
     "nearest_negatives",
     "partial_candidates",
-    "place_pair_masks",
     "random_negatives",
+    "triplet_epoch",
+    "tuple_loss",
 ]
-
-MINING_METHODS: tuple[str, ...] = ("full", "partial", "random")
 
 #: embed(indices) -> (len(indices), D) float32 descriptors
 Embed = Callable[[np.ndarray], np.ndarray]
@@ -173,11 +178,16 @@ class TripletMiner:
         self.config = config
         self.n_database = int(database_coords.shape[0])
         heading_rule: dict = {}
-        if (config.max_heading_deg is not None and database_headings is not None
-                and query_headings is not None):
-            heading_rule = dict(query_headings=query_headings,
-                                database_headings=database_headings,
-                                max_heading_deg=float(config.max_heading_deg))
+        if (
+            config.max_heading_deg is not None
+            and database_headings is not None
+            and query_headings is not None
+        ):
+            heading_rule = dict(
+                query_headings=query_headings,
+                database_headings=database_headings,
+                max_heading_deg=float(config.max_heading_deg),
+            )
         self.hard: Positives = positives_within_radius(
             query_coords, database_coords, config.positive_radius_m, **heading_rule
         )
@@ -235,8 +245,9 @@ class TripletMiner:
             soft = self.soft.of(int(q))
             if cfg.method == "full":
                 candidates.append(
-                    full_candidates(self.rng, self.n_database, soft, self.previous[q],
-                                    cfg.negative_sample_size)
+                    full_candidates(
+                        self.rng, self.n_database, soft, self.previous[q], cfg.negative_sample_size
+                    )
                 )
             elif cfg.method == "partial":
                 candidates.append(partial_candidates(shared, soft))
@@ -270,139 +281,61 @@ class TripletMiner:
         return triplets
 
 
-# ------------------------------------------------------------------ in-batch place sampling
+def tuple_loss(
+    desc: torch.Tensor, cfg: TrainConfig, batch: int, k: int, labels: torch.Tensor
+) -> torch.Tensor:
+    """Loss of the descriptors of ``batch`` tuples laid out [queries, positives, negatives]."""
+    desc = desc.float()
+    if cfg.loss == "triplet":
+        q, p, n = desc[:batch], desc[batch : 2 * batch], desc[2 * batch :]
+        return triplet_margin_loss(q, p, n.reshape(batch, k, -1), margin=cfg.margin)
+    return build_loss(cfg)(desc, labels)
 
 
-def _heading_diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    d = np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64)) % 360.0
-    return np.minimum(d, 360.0 - d)
-
-
-def place_pair_masks(
-    coords: np.ndarray,
-    headings: np.ndarray | None,
-    positive_radius_m: float = 10.0,
-    negative_radius_m: float = 25.0,
-    max_heading_deg: float | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(N, N) boolean (positive, negative) pair masks of a batch from its UTM positions.
-
-    Positive: a different batch item within ``positive_radius_m`` (closed) and, when
-    ``max_heading_deg`` and ``headings`` are given, a heading within ``max_heading_deg``;
-    negative: farther than ``negative_radius_m``. Everything between is ignored (the same
-    place seen the other way, or 10-25 m away, is neither pulled nor pushed).
-    """
-    xy = np.asarray(coords, np.float64)
-    dist = np.sqrt(((xy[:, None, :] - xy[None, :, :]) ** 2).sum(-1))
-    pos = dist <= positive_radius_m
-    if max_heading_deg is not None and headings is not None:
-        h = np.asarray(headings, np.float64)
-        pos &= _heading_diff(h[:, None], h[None, :]) <= max_heading_deg
-    np.fill_diagonal(pos, False)
-    return pos, dist > negative_radius_m
-
-
-class PlaceSampler:
-    """Batches of ``places`` places x ``per_place`` images for in-batch mining.
-
-    Each place is anchored on a random training query that has a database image within
-    ``positive_radius_m`` (and within ``max_heading_deg`` of its heading when headings are
-    known): the batch holds the query, one such database image, and ``per_place - 2`` more
-    images of the place drawn from its other database images and the other training queries
-    that satisfy the same rule (with replacement when the place has too few). Anchors of one
-    batch are distinct. Items are numbered ``0..n_database-1`` for the database and
-    ``n_database + q`` for query ``q``; :func:`place_pair_masks` gives the pairs from the
-    items' positions and headings, so pairs across places are labelled correctly too.
-
-    Args:
-        database_coords, query_coords: (n, 2) UTM metres of the training split.
-        database_headings, query_headings: (n,) degrees, or None.
-        places, per_place: batch layout (P x K images, K >= 2).
-        positive_radius_m, negative_radius_m, max_heading_deg: the pair rule.
-        seed: seed of the sampler's own ``numpy`` generator (checkpointed).
-    """
-
-    def __init__(
-        self,
-        database_coords: np.ndarray,
-        query_coords: np.ndarray,
-        database_headings: np.ndarray | None = None,
-        query_headings: np.ndarray | None = None,
-        *,
-        places: int = 16,
-        per_place: int = 4,
-        positive_radius_m: float = 10.0,
-        negative_radius_m: float = 25.0,
-        max_heading_deg: float | None = None,
-        seed: int = 0,
-    ) -> None:
-        if places < 1 or per_place < 2:
-            raise InputError("a place batch needs places >= 1 and per_place >= 2")
-        self.places, self.per_place = int(places), int(per_place)
-        self.positive_radius_m = positive_radius_m
-        self.negative_radius_m = negative_radius_m
-        self.n_database = int(database_coords.shape[0])
-        self.coords = np.concatenate([database_coords, query_coords]).astype(np.float64)
-        use_headings = (max_heading_deg is not None and database_headings is not None
-                        and query_headings is not None)
-        self.max_heading_deg = max_heading_deg if use_headings else None
-        self.headings = (np.concatenate([database_headings, query_headings]).astype(np.float64)
-                         if use_headings else None)
-        kw: dict = {}
-        if use_headings:
-            kw = dict(query_headings=self.headings, database_headings=self.headings,
-                      max_heading_deg=float(max_heading_deg))
-        groups = positives_within_radius(self.coords, self.coords, positive_radius_m, **kw)
-        self.database_positive: dict[int, np.ndarray] = {}
-        self.place_items: dict[int, np.ndarray] = {}
-        for q in range(query_coords.shape[0]):
-            item = self.n_database + q
-            members = groups.of(item)
-            members = members[members != item]
-            db = members[members < self.n_database]
-            if db.size:
-                self.database_positive[item] = db.astype(np.int64)
-                self.place_items[item] = members.astype(np.int64)
-        self.anchors = np.array(sorted(self.database_positive), dtype=np.int64)
-        if self.anchors.size == 0:
-            raise InputError(
-                f"no training query has a database image within {positive_radius_m} m: "
-                "check the training split"
-            )
-        self.rng = np.random.default_rng(seed)
-
-    @property
-    def batch_images(self) -> int:
-        return self.places * self.per_place
-
-    def state_dict(self) -> dict:
-        """Checkpointable state (a JSON string, ``weights_only`` safe)."""
-        return {"rng": json.dumps(self.rng.bit_generator.state)}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.rng.bit_generator.state = json.loads(state["rng"])
-
-    def sample(self) -> np.ndarray:
-        """Item numbers of one batch, place by place (P * K items)."""
-        n = min(self.places, self.anchors.size)
-        anchors = self.rng.choice(self.anchors, n, replace=False)
-        out = []
-        for a in anchors:
-            a = int(a)
-            first = int(self.rng.choice(self.database_positive[a]))
-            rest = self.place_items[a][self.place_items[a] != first]
-            k = self.per_place - 2
-            if k > 0:
-                pool = rest if rest.size else np.array([first])
-                extra = self.rng.choice(pool, k, replace=pool.size < k)
-            else:
-                extra = np.zeros(0, np.int64)
-            out.extend([a, first, *[int(e) for e in extra]])
-        return np.asarray(out, dtype=np.int64)
-
-    def masks(self, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Pair masks of a batch of items (see :func:`place_pair_masks`)."""
-        items = np.asarray(items, dtype=np.int64)
-        heads = None if self.headings is None else self.headings[items]
-        return place_pair_masks(self.coords[items], heads, self.positive_radius_m,
-                                self.negative_radius_m, self.max_heading_deg)
+def triplet_epoch(
+    model: nn.Module,
+    miner: TripletMiner,
+    stores: dict[str, ImageStore],
+    cfg: TrainConfig,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    device: torch.device,
+    amp: bool,
+    augment: Any,
+    epoch: int = 0,
+) -> list[float]:
+    """One epoch: mine a chunk, train on it in batches, repeat; per-step losses."""
+    losses: list[float] = []
+    k = cfg.negatives_per_query
+    remaining = cfg.queries_per_epoch
+    kw = dict(batch_size=cfg.infer_batch_size, device=device, amp=amp)
+    model.train()
+    while remaining > 0:
+        queries = miner.sample_queries(min(cfg.cache_refresh, remaining))
+        remaining -= max(len(queries), 1)
+        triplets = miner.mine(
+            queries,
+            lambda idx: describe_images(model, stores["train_q"], idx, **kw),
+            lambda idx: describe_images(model, stores["train_db"], idx, **kw),
+        )
+        order = torch.randperm(len(triplets)).tolist()
+        n_batches = len(order) // cfg.batch_size  # the last incomplete batch is dropped
+        for b in progress_bar(range(n_batches), n_batches, "training", cfg.progress):
+            if cfg.lr_schedule != "constant":
+                set_lr(optimizer, scheduled_lr(cfg, epoch * steps_per_epoch(cfg) + len(losses)))
+            chunk = [triplets[i] for i in order[b * cfg.batch_size : (b + 1) * cfg.batch_size]]
+            q_idx = [t.query for t in chunk]
+            p_idx = [t.positive for t in chunk]
+            n_idx = np.concatenate([t.negatives for t in chunk]).tolist()
+            images = torch.cat(
+                [
+                    stores["train_q"].batch(q_idx, augment),
+                    stores["train_db"].batch(p_idx + n_idx, augment),
+                ]
+            ).to(device, non_blocking=True)
+            labels = torch.tensor(p_idx + p_idx + n_idx, device=device)
+            with autocast(device, amp):
+                desc = model(images)
+            loss = tuple_loss(desc, cfg, len(chunk), k, labels)
+            losses.append(optimizer_step(loss, optimizer, scaler))
+    return losses

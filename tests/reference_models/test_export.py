@@ -1,43 +1,23 @@
 """Export round-trips: submission .npz in protocol order, scored by vprmetrics; TorchScript."""
 
-import importlib.util
-import json
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 
-from reference_models.data import ImageSpec, ImageStore, normalize  # noqa: E402
 from reference_models.export import (  # noqa: E402
     export_submission,
     export_torchscript,
     load_run_model,
 )
-from reference_models.training import describe_images, evaluate_split, train  # noqa: E402
-from vprmetrics.loaders import load_dataset  # noqa: E402
-from vprmetrics.protocol import load_protocol  # noqa: E402
-from vprmetrics.submission import load_submission, validate_submission  # noqa: E402
-
-
-def _training_helpers():
-    path = Path(__file__).with_name("test_refmodels_training.py")
-    spec = importlib.util.spec_from_file_location("_refmodels_training_helpers", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    helpers = _training_helpers()
-    root = tmp_path_factory.mktemp("export")
-    mp = pytest.MonkeyPatch()
-    data = helpers.make_tiny_vg(root / "data", mp)
-    train(helpers.tiny_config(data, root / "run"))
-    yield data, root
-    mp.undo()
+from reference_models.images import ImageSpec, ImageStore, normalize  # noqa: E402
+from reference_models.inference import describe_images, evaluate_split  # noqa: E402
+from vprmetrics.data.loaders import load_dataset  # noqa: E402
+from vprmetrics.data.protocol import load_protocol  # noqa: E402
+from vprmetrics.data.submission import load_submission, validate_submission  # noqa: E402
+from vprmetrics.errors import InputError  # noqa: E402
+from vprmetrics.metrics.recall import recall_at_n  # noqa: E402
+from vprmetrics.ranking.engine import rank  # noqa: E402
 
 
 def test_submission_round_trip(trained):
@@ -57,12 +37,8 @@ def test_submission_round_trip(trained):
     spec = ImageSpec(cfg.image_size)
     db_store = ImageStore(dataset.root, dataset.database_ids, spec)
     q_store = ImageStore(dataset.root, dataset.query_ids, spec)
-    np.testing.assert_allclose(sub.database, describe_images(model, db_store), rtol=1e-5,
-                               atol=1e-6)
+    np.testing.assert_allclose(sub.database, describe_images(model, db_store), rtol=1e-5, atol=1e-6)
     # and vprmetrics scores them as the training loop's evaluation does
-    from vprmetrics.engine import rank
-    from vprmetrics.recall import recall_at_n
-
     facts = rank(sub.queries, sub.database, dataset.ground_truth(), k=10)
     assert recall_at_n(facts, [1, 5, 10]) == evaluate_split(model, dataset, db_store, q_store)
 
@@ -75,19 +51,16 @@ def test_torchscript_matches_the_model(trained):
     model, _ = load_run_model(root / "run")
     x = torch.rand(3, 3, 32, 48)
     with torch.no_grad():
-        np.testing.assert_allclose(scripted(x).numpy(), model.embed(normalize(x * 255)).numpy(),
-                                   rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(
+            scripted(x).numpy(), model.embed(normalize(x * 255)).numpy(), rtol=1e-4, atol=1e-5
+        )
 
 
-def test_cli_export(trained, capsys):
-    from reference_models.__main__ import main
-
-    data, root = trained
-    code = main(["export", "--run", str(root / "run"), "--protocol", "tinytown",
-                 "--dataset-root", str(data), "--out", str(root / "cli.npz"),
-                 "--torchscript", str(root / "cli.ts"), "--device", "cpu", "--quiet"])
-    assert code == 0
-    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert Path(summary["torchscript"]).is_file() and (root / "cli.npz").is_file()
-    assert main(["export", "--run", str(root / "nope"), "--protocol", "tinytown",
-                 "--dataset-root", str(data), "--out", str(root / "x.npz")]) == 2
+def test_run_and_checkpoint_must_exist(trained, tmp_path):
+    _, root = trained
+    with pytest.raises(InputError, match="not a training run"):
+        load_run_model(tmp_path)
+    with pytest.raises(InputError, match="does not exist"):
+        load_run_model(root / "run", checkpoint=str(tmp_path / "missing.pt"))
+    model, cfg = load_run_model(root / "run", checkpoint="last")
+    assert not model.training and cfg.model == "resnet18-gem"

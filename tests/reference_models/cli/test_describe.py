@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from reference_models.__main__ import SUBCOMMANDS, main
+from reference_models.cli import SUBCOMMANDS, main
 
 
 def test_describe_json(capsys):
@@ -38,10 +38,14 @@ def test_describe_errors_one_line(argv, capsys):
 
 
 def test_subcommand_registry_and_module_entry_point():
-    assert SUBCOMMANDS["describe"] == "reference_models.describe"
+    assert SUBCOMMANDS == {
+        "describe": "reference_models.cli.describe",
+        "train": "reference_models.cli.train",
+        "export": "reference_models.cli.export",
+    }
     # the package and the CLI parser import without torch
     code = (
-        "import sys, reference_models, reference_models.__main__ as m; m.build_parser(); "
+        "import sys, reference_models, reference_models.cli as cli; cli.build_parser(); "
         "print('torch' in sys.modules)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -53,3 +57,10 @@ def test_subcommand_registry_and_module_entry_point():
         check=True,
     )
     assert json.loads(done.stdout)["parameters"] == 3_345_129
+    done = subprocess.run(
+        [sys.executable, "-m", "reference_models", "describe", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "{train,eval,backbone_eval}" in done.stdout

@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch")
 
 import torch.nn.functional as F  # noqa: E402
 
-from reference_models.aggregators import (  # noqa: E402
+from reference_models.models.aggregators import (  # noqa: E402
     CRN,
     CRN2,
     AvgPool,
@@ -21,7 +21,7 @@ from reference_models.aggregators import (  # noqa: E402
     init_netvlad_from_features,
     sample_local_descriptors,
 )
-from reference_models.models import build_model  # noqa: E402
+from reference_models.models.registry import build_model  # noqa: E402
 from vprmetrics.errors import InputError  # noqa: E402
 
 

@@ -60,8 +60,9 @@ def test_same_seed_same_bytes(town, tmp_path: Path) -> None:
     save_jpeg(b, tmp_path / "b.jpg")
     assert (tmp_path / "a.jpg").read_bytes() == (tmp_path / "b.jpg").read_bytes()
     pano = Camera(x, y, 0.0, pitch=0.0, panorama=True)
-    assert np.array_equal(render_street(town, pano, size=SIZE),
-                          render_street(town, pano, size=SIZE))
+    assert np.array_equal(
+        render_street(town, pano, size=SIZE), render_street(town, pano, size=SIZE)
+    )
     assert np.array_equal(render_aerial(town, x, y, size=64), render_aerial(town, x, y, size=64))
 
 
@@ -110,8 +111,11 @@ def test_views_overlap_geometrically(town) -> None:
 )
 def test_every_condition_changes_pixels(town, change: dict) -> None:
     # a view up a vertical street with a street tree 8 m ahead (so foliage is in view)
-    i = next(k for k, (tx, _) in enumerate(town.tree.tolist())
-             if np.min(np.abs(np.abs(tx - town.vx) - (town.v_half + 1.3))) < 0.01)
+    i = next(
+        k
+        for k, (tx, _) in enumerate(town.tree.tolist())
+        if np.min(np.abs(np.abs(tx - town.vx) - (town.v_half + 1.3))) < 0.01
+    )
     street = int(np.argmin(np.abs(town.vx - town.tree[i, 0])))
     cam = Camera(float(town.vx[street]), round(float(town.tree[i, 1]) - 8.0, 2), 0.0)
     base = render_street(town, cam, DATABASE_CONDITION, SIZE)
@@ -183,8 +187,13 @@ def test_in_memory_generation_is_fast() -> None:
 
 def test_writer_produces_the_vg_and_crossview_layouts(tmp_path: Path) -> None:
     cfg = dataclasses.replace(
-        SIZES["small"], image_size=(32, 64), db_step_m=60.0, queries=(("test", 3),),
-        pano_size=(32, 128), aerial_size=32, crossview_pairs=(("train", 2), ("val", 2)),
+        SIZES["small"],
+        image_size=(32, 64),
+        db_step_m=60.0,
+        queries=(("test", 3),),
+        pano_size=(32, 128),
+        aerial_size=32,
+        crossview_pairs=(("train", 2), ("val", 2)),
     )
     m = write_vg(tmp_path, cfg, workers=1)
     root = tmp_path / "synthtown"
@@ -214,14 +223,18 @@ def test_written_image_matches_in_memory_render(tmp_path: Path, town) -> None:
     back = np.asarray(Image.open(tmp_path / "q.jpg"))
     assert back.shape == img.shape
     assert np.mean(np.abs(back.astype(int) - img.astype(int))) < 6
-    assert hashlib.sha256(img.tobytes()).hexdigest() == hashlib.sha256(
-        render_view(town, v, SIZE).tobytes()).hexdigest()
+    assert (
+        hashlib.sha256(img.tobytes()).hexdigest()
+        == hashlib.sha256(render_view(town, v, SIZE).tobytes()).hexdigest()
+    )
 
 
 def test_package_does_not_import_torch() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, reference_models.synthtown.__main__, reference_models.synthtown; "
-            "sys.exit('torch' in sys.modules)")
+    code = (
+        "import sys, reference_models.synthtown.__main__, reference_models.synthtown; "
+        "sys.exit('torch' in sys.modules)"
+    )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -6,14 +6,17 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from reference_models.losses import (  # noqa: E402
+from reference_models.training.config import TrainConfig  # noqa: E402
+from reference_models.training.losses import (  # noqa: E402
     ContrastiveLoss,
     MultiSimilarityLoss,
     MultiSimilarityMiner,
     TripletMarginLoss,
     avg_non_zero,
+    build_loss,
     triplet_margin_loss,
 )
+from vprmetrics.errors import InputError  # noqa: E402
 
 # unit vectors with S01 = 0.6, S02 = 0.8, S12 = 0.0; labels: 0 and 1 same place, 2 another
 E = torch.tensor([[1.0, 0.0], [0.6, 0.8], [0.8, -0.6]])
@@ -35,9 +38,12 @@ def test_benchmark_triplet_equals_torch_sum_over_count():
     a, p = torch.randn(4, 8, generator=g), torch.randn(4, 8, generator=g)
     n = torch.randn(4, 10, 8, generator=g)
     ours = triplet_margin_loss(a, p, n, margin=0.1)
-    ref = torch.nn.TripletMarginLoss(margin=0.1, reduction="sum")(
-        a.repeat_interleave(10, 0), p.repeat_interleave(10, 0), n.reshape(40, 8)
-    ) / 40
+    ref = (
+        torch.nn.TripletMarginLoss(margin=0.1, reduction="sum")(
+            a.repeat_interleave(10, 0), p.repeat_interleave(10, 0), n.reshape(40, 8)
+        )
+        / 40
+    )
     assert ours.item() == pytest.approx(ref.item(), rel=1e-6)
 
 
@@ -93,3 +99,13 @@ def test_avg_non_zero_of_all_zero_is_zero_with_graph():
     x = torch.zeros(3, requires_grad=True)
     out = avg_non_zero(torch.relu(x - 1))
     assert out.item() == 0.0 and out.requires_grad
+
+
+def test_loss_options_reach_the_loss():
+    loss = build_loss(TrainConfig(loss="multi-similarity", loss_options={"base": 0.5}))
+    assert (loss.alpha, loss.beta, loss.base, loss.miner.epsilon) == (1.0, 50.0, 0.5, 0.1)
+    assert build_loss(TrainConfig(loss="triplet", margin=0.3)).margin == 0.3
+    contrastive = build_loss(TrainConfig(loss="contrastive"))
+    assert (contrastive.pos_margin, contrastive.neg_margin) == (0.0, 1.0)
+    with pytest.raises(InputError, match="do not fit"):
+        build_loss(TrainConfig(loss="contrastive", loss_options={"base": 0.5}))

@@ -1,11 +1,11 @@
-"""Each miner's selection rule, and the geographic pair rule of the Siamese model."""
+"""Each selection rule of the benchmark's triplet mining, and the miner that strings them."""
 
 import numpy as np
 import pytest
 
 pytest.importorskip("torch")
 
-from reference_models.mining import (
+from reference_models.training.triplets import (
     MiningConfig,
     TripletMiner,
     best_positive,
@@ -14,7 +14,7 @@ from reference_models.mining import (
     partial_candidates,
     random_negatives,
 )
-from reference_models.siamese_training import PairMiner, geographic_pairs
+from vprmetrics.errors import InputError
 
 
 def test_best_positive_is_nearest_in_feature_space_not_geography():
@@ -51,15 +51,9 @@ def test_random_negatives_avoid_soft_positives():
     assert set(random_negatives(rng, 10, np.arange(9), 4)) == {9}
 
 
-def _line(n_db=40, step=5.0):
-    db = np.stack([np.arange(n_db) * step, np.zeros(n_db)], axis=1) + np.array([500000.0, 4e6])
-    q = db[::4] + np.array([1.0, 2.0])
-    return db, q
-
-
 @pytest.mark.parametrize("method", ["full", "partial", "random"])
-def test_miner_respects_radii(method):
-    db, q = _line()
+def test_miner_respects_radii(method, line):
+    db, q = line
     cfg = MiningConfig(method, negatives_per_query=4, negative_sample_size=15, cache_refresh=5)
     miner = TripletMiner(db, q, cfg, seed=0)
     feats = np.random.default_rng(0).normal(size=(len(db), 4)).astype(np.float32)
@@ -83,62 +77,13 @@ def test_miner_respects_radii(method):
         assert (miner.previous[queries] >= 0).all()
 
 
-def test_miner_state_round_trip_repeats_the_next_draw():
-    db, q = _line()
+def test_miner_state_round_trip_repeats_the_next_draw(line):
+    db, q = line
     miner = TripletMiner(db, q, MiningConfig("full", cache_refresh=3), seed=5)
     state = miner.state_dict()
     first = miner.sample_queries()
     miner.load_state_dict(state)
     assert miner.sample_queries().tolist() == first.tolist()
-
-
-def test_geographic_pairs_nearest_and_kth():
-    db = np.stack([np.arange(10) * 10.0, np.zeros(10)], axis=1)
-    q = np.array([[31.0, 0.0]])
-    pos, neg = geographic_pairs(q, db, negative_rank=3)
-    assert pos.tolist() == [3] and neg.tolist() == [2]  # distances 1, 9, 11 -> 3rd is 11 m
-    pos, neg = geographic_pairs(q, db, negative_rank=100)  # past the end: the farthest
-    assert neg.tolist() == [9]
-    pairs = PairMiner(db, q, negative_rank=3).pairs(np.array([0]))
-    assert [a.tolist() for a in pairs] == [[0, 0], [3, 2], [1.0, 0.0]]
-
-
-def test_place_pair_masks_use_radius_and_heading():
-    from reference_models.mining import place_pair_masks
-
-    xy = np.array([[0.0, 0.0], [5.0, 0.0], [0.0, 3.0], [40.0, 0.0], [15.0, 0.0]])
-    heads = np.array([90.0, 100.0, 270.0, 90.0, 90.0])
-    pos, neg = place_pair_masks(xy, heads, 10.0, 25.0, max_heading_deg=45.0)
-    assert pos[0].tolist() == [False, True, False, False, False]  # 2 looks the other way
-    assert neg[0].tolist() == [False, False, False, True, False]  # 15 m: neither
-    assert (pos == pos.T).all() and not (pos & neg).any() and not pos.diagonal().any()
-    pos, _ = place_pair_masks(xy, heads, 10.0, 25.0)  # no heading rule
-    assert pos[0].tolist() == [False, True, True, False, False]
-
-
-def test_place_sampler_batches_hold_real_places():
-    from reference_models.mining import PlaceSampler
-
-    db, q = _line()
-    db_h = np.where(np.arange(len(db)) % 2 == 0, 90.0, 270.0)
-    q_h = db_h[::4] + 3.0
-    sampler = PlaceSampler(db, q, db_h, q_h, places=4, per_place=4, max_heading_deg=45.0,
-                           seed=1)
-    state = sampler.state_dict()
-    items = sampler.sample()
-    assert items.shape == (16,)
-    pool = np.concatenate([db, q])
-    heads = np.concatenate([db_h, q_h])
-    for p in range(4):
-        anchor, first, *rest = items[4 * p : 4 * p + 4]
-        assert anchor >= len(db) and first < len(db)  # a query and a database image
-        for other in (first, *rest):
-            assert np.linalg.norm(pool[other] - pool[anchor]) <= 10.0
-            assert abs(heads[other] - heads[anchor]) <= 45.0
-    pos, neg = sampler.masks(items)
-    assert pos[0, 1] and pos.sum() >= 4 * 3 * 2 // 2 and neg.any()
-    sampler.load_state_dict(state)
-    assert sampler.sample().tolist() == items.tolist()
 
 
 def test_triplet_miner_heading_rule():
@@ -148,5 +93,14 @@ def test_triplet_miner_heading_rule():
     cfg = MiningConfig("random", negatives_per_query=2, max_heading_deg=45.0)
     miner = TripletMiner(db, q, cfg, database_headings=db_h, query_headings=q_h)
     assert miner.hard.of(0).tolist() == [1]  # the same spot looking the same way
-    assert TripletMiner(db, q, MiningConfig("random", negatives_per_query=2)).hard.of(0).tolist() \
-        == [0, 1]
+    assert TripletMiner(db, q, MiningConfig("random", negatives_per_query=2)).hard.of(
+        0
+    ).tolist() == [0, 1]
+
+
+def test_mining_config_checks_its_method(line):
+    with pytest.raises(InputError, match="unknown mining"):
+        MiningConfig("hardest")
+    db, q = line
+    with pytest.raises(InputError, match="no training query"):
+        TripletMiner(db, q + 1000.0, MiningConfig())

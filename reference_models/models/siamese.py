@@ -1,0 +1,95 @@
+r"""The Siamese place recogniser of the seed paper "Siamese Network for Place Recognition".
+
+Two weight-sharing branches (the same module: torchvision's ResNet-50 up to its global
+average pool) give 2048-d features :math:`f(I)`; the head scores a pair with
+
+.. math:: z = \mathrm{FC}_2(\mathrm{ReLU}(\mathrm{FC}_1(|f(I_1) - f(I_2)|)))
+
+(512 hidden units), symmetric in :math:`(I_1, I_2)`. Training: binary cross-entropy on the
+logits (:mod:`reference_models.training.pairs`); prediction: a sigmoid; retrieval: one
+branch (:meth:`SiameseNet.embed`) with Euclidean distance. Importing this module registers
+``siamese-resnet50`` (``task="pair"``, default input 128x384).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from pathlib import Path
+
+import torch
+import torchvision
+from torch import nn
+
+from reference_models.models.registry import ModelSpec, register_model
+from reference_models.models.weights import load_tensors
+from vprmetrics.errors import InputError
+
+__all__ = ["SiameseNet"]
+
+
+class SiameseNet(nn.Module):
+    """``branch`` (images -> (N, feature_dim)) twice, and the pair head (module docstring)."""
+
+    def __init__(self, branch: nn.Module, feature_dim: int = 2048, hidden_dim: int = 512) -> None:
+        super().__init__()
+        self.branch = branch
+        self.descriptor_dim = feature_dim
+        self.head = nn.Sequential(
+            OrderedDict(
+                fc1=nn.Linear(feature_dim, hidden_dim),
+                relu=nn.ReLU(),
+                fc2=nn.Linear(hidden_dim, 1),
+            )
+        )
+
+    def embed(self, images: torch.Tensor, view: str | None = None) -> torch.Tensor:
+        """One branch: (N, 3, H, W) -> (N, 2048) features."""
+        return self.branch(images)
+
+    def forward(self, images1: torch.Tensor, images2: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) x 2 -> (N,) logits that the pairs show the same place.
+
+        Both batches go through the branch together, so BatchNorm statistics (train mode)
+        are shared and swapping the inputs gives the same logits.
+        """
+        feats = self.branch(torch.cat([images1, images2], dim=0))
+        f1, f2 = feats.split(images1.shape[0], dim=0)
+        return self.head((f1 - f2).abs()).squeeze(1)
+
+    def predict_proba(self, images1: torch.Tensor, images2: torch.Tensor) -> torch.Tensor:
+        """Probability that each pair shows the same place: sigmoid of the logit."""
+        return torch.sigmoid(self(images1, images2))
+
+
+def _resnet50_branch(weights_path: str | Path | None) -> nn.Sequential:
+    full = torchvision.models.resnet50(weights=None)
+    if weights_path is not None:
+        state = load_tensors(weights_path)
+        state = {k: v for k, v in state.items() if not k.startswith("fc.")}
+        result = full.load_state_dict(state, strict=False)
+        missing = [k for k in result.missing_keys if not k.startswith("fc.")]
+        if missing:
+            raise InputError(
+                f"{weights_path} lacks {len(missing)} ResNet-50 tensors (first: {missing[0]}): "
+                "give a torchvision resnet50 state dict"
+            )
+    keys = ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4", "avgpool")
+    layers = OrderedDict((key, getattr(full, key)) for key in keys)
+    layers["flatten"] = nn.Flatten(1)
+    return nn.Sequential(layers)
+
+
+def _build_siamese(*, hidden_dim: int = 512, weights_path: str | Path | None = None) -> SiameseNet:
+    return SiameseNet(_resnet50_branch(weights_path), 2048, hidden_dim)
+
+
+register_model(
+    ModelSpec(
+        name="siamese-resnet50",
+        builder=_build_siamese,
+        task="pair",
+        inputs={"image": (128, 384)},
+        flops_mode="train",
+        summary="weight-sharing ResNet-50 branches, |f1-f2| -> FC-ReLU-FC -> logit",
+    )
+)
