@@ -1,8 +1,8 @@
 """The import structure of ``reference_models``: layers, no cycles, torch only where needed.
 
 Layers, lowest first: ``models``, ``images`` and ``synthtown`` (import no other part);
-``inference``; ``training``; ``export``; ``cli`` and ``demo``. A module imports only from
-its own part or a lower layer, and the imports between modules form no cycle.
+``inference``; ``training``; ``export``; ``studies``; ``cli`` and ``demo``. A module imports
+only from its own part or a lower layer, and the imports between modules form no cycle.
 """
 
 import ast
@@ -20,9 +20,10 @@ LAYER = {
     "inference": 1,
     "training": 2,
     "export": 3,
-    "cli": 4,
-    "demo": 4,
-    "__main__": 5,
+    "studies": 4,
+    "cli": 5,
+    "demo": 5,
+    "__main__": 6,
 }
 
 
@@ -52,6 +53,11 @@ def _imports() -> dict[str, set[str]]:
 
 def _part(module: str) -> str:
     return module.split(".")[1] if "." in module else module
+
+
+def test_every_part_has_a_layer():
+    parts = {_part(module) for module in _imports()} - {"reference_models"}
+    assert parts <= set(LAYER), f"give {sorted(parts - set(LAYER))} a layer in LAYER"
 
 
 def test_modules_import_only_lower_layers():
