@@ -22,7 +22,7 @@ import numpy as np
 from vprmetrics.cli import main as vprmetrics_main
 from vprmetrics.data.loaders import load_dataset
 from vprmetrics.data.protocol import load_protocol
-from vprmetrics.files import write_atomic
+from vprmetrics.files import save_npz_atomic, write_atomic
 
 PROTOCOL = "synthtown"
 
@@ -56,8 +56,7 @@ def raw_pixel_submission(root: Path, out: Path) -> Path:
 
     dataset = load_dataset(load_protocol(PROTOCOL), root)
     path = out / "raw_pixel" / "submission.npz"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(
+    save_npz_atomic(
         path,
         queries=raw_pixel_descriptors(_load_images(root, dataset.query_ids)),
         database=raw_pixel_descriptors(_load_images(root, dataset.database_ids)),
@@ -115,6 +114,7 @@ def summary_markdown(reports: dict[str, dict], notes: list[str]) -> str:
 
 
 def run(out: Path, train: bool = True, epochs: int | None = None) -> dict[str, dict]:
+    """The whole demo into ``out``; returns each model's report (see the module doc)."""
     out.mkdir(parents=True, exist_ok=True)
     root = ensure_synthtown(out / "data")
     reports = {"raw_pixel": score("raw_pixel", raw_pixel_submission(root, out), root, out)}
@@ -134,7 +134,9 @@ def run(out: Path, train: bool = True, epochs: int | None = None) -> dict[str, d
     return reports
 
 
-def train_reference_model(root: Path, out: Path, epochs: int | None):
+def train_reference_model(
+    root: Path, out: Path, epochs: int | None
+) -> tuple[str, Path, str] | None:
     """Train and export a ResNet-18 + GeM; ``None`` (with a note) when torch is missing.
 
     Trains with the ``cpu-quick`` preset (``epochs`` overrides its epoch count) into
@@ -190,6 +192,7 @@ def train_reference_model(root: Path, out: Path, epochs: int | None):
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m reference_models.demo [--out DIR] [--no-train] [--epochs N]``."""
     parser = argparse.ArgumentParser(
         prog="python -m reference_models.demo",
         description="End-to-end demo on the embedded SynthTown: generate, describe, train, score.",

@@ -37,7 +37,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from vprmetrics.errors import InputError
 
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FAMILIES",
     "FLOPS_MODES",
+    "TASKS",
     "ModelSpec",
     "build_model",
     "get_spec",
@@ -55,12 +56,12 @@ __all__ = [
 ]
 
 Task = Literal["descriptor", "pair", "cross_view"]
-TASKS: tuple[str, ...] = ("descriptor", "pair", "cross_view")
+TASKS: tuple[str, ...] = get_args(Task)
 
-FlopsMode = Literal["train", "eval", "backbone_eval"]
 #: ``train``: whole model in train mode; ``eval``: whole model in eval mode;
 #: ``backbone_eval``: ``model.backbone`` in eval mode, the rest in train mode.
-FLOPS_MODES: tuple[str, ...] = ("train", "eval", "backbone_eval")
+FlopsMode = Literal["train", "eval", "backbone_eval"]
+FLOPS_MODES: tuple[str, ...] = get_args(FlopsMode)
 
 #: Modules that register a model family when imported.
 FAMILIES: tuple[str, ...] = (

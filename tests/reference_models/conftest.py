@@ -1,8 +1,9 @@
 """Shared fixtures of the reference-model tests: a tiny VG-layout town and a trained run.
 
-``tiny`` is the town (a fresh copy per test), ``tiny_config`` builds a fast CPU training
-configuration for it, ``trained`` is one run trained on it, shared by a test module
-(``(data folder, folder holding the run folder "run")``).
+``tiny`` is the town (a fresh copy per test, 32x48 images), ``make_tiny`` makes one with
+other image sizes, ``tiny_config`` builds a fast CPU training configuration for it,
+``trained`` is one run trained on it, shared by a test module (``(data folder, folder
+holding the run folder "run")``).
 """
 
 from __future__ import annotations
@@ -96,8 +97,18 @@ def _tiny_config(root: Path, out: Path, **kw: Any) -> TrainConfig:
 
 
 @pytest.fixture
-def tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    return make_tiny_vg(tmp_path / "data", monkeypatch)
+def make_tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Path]:
+    """``make_tiny(size=(H, W))``: the tiny town under ``tmp_path/data``."""
+
+    def make(size: tuple[int, int] = (32, 48)) -> Path:
+        return make_tiny_vg(tmp_path / "data", monkeypatch, size=size)
+
+    return make
+
+
+@pytest.fixture
+def tiny(make_tiny: Callable[..., Path]) -> Path:
+    return make_tiny()
 
 
 @pytest.fixture
