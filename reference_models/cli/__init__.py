@@ -1,6 +1,6 @@
 """``python -m reference_models SUBCOMMAND``: one module per subcommand, each thin.
 
-:data:`SUBCOMMANDS` lists ``describe``, ``train`` and ``export``; each module defines
+:data:`SUBCOMMANDS` lists ``describe``, ``train``, ``export`` and ``study``; each module defines
 ``add_parser(subparsers)``, which adds its subparser and sets ``func`` (``func(args) ->
 int``) calling the library (:mod:`reference_models.models.accounting`,
 :mod:`reference_models.training.loop`, :mod:`reference_models.export`). Building the parser
@@ -23,6 +23,7 @@ SUBCOMMANDS: dict[str, str] = {
     "describe": "reference_models.cli.describe",
     "train": "reference_models.cli.train",
     "export": "reference_models.cli.export",
+    "study": "reference_models.cli.study",
 }
 
 
@@ -30,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every registered subcommand."""
     return build_cli(
         "python -m reference_models",
-        "Reference VPR models: describe, train and export.",
+        "Reference VPR models: describe, train, export and the seed papers' studies.",
         SUBCOMMANDS.values(),
     )
 

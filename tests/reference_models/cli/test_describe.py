@@ -42,6 +42,7 @@ def test_subcommand_registry_and_module_entry_point():
         "describe": "reference_models.cli.describe",
         "train": "reference_models.cli.train",
         "export": "reference_models.cli.export",
+        "study": "reference_models.cli.study",
     }
     # the package and the CLI parser import without torch
     code = (
