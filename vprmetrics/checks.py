@@ -11,10 +11,9 @@ an :mod:`vprmetrics.errors` exception whose one-line message names the problem a
 
 from __future__ import annotations
 
-from typing import Any
-
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 

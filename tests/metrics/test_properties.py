@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from tests.helpers.oracle import oracle, success
 from tests.helpers.strategies import problems
-
 from vprmetrics import Positives
 from vprmetrics.metrics.pssr import pssr
 from vprmetrics.metrics.recall import percent_cutoff, recall_at_n, recall_at_percent

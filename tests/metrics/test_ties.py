@@ -8,8 +8,8 @@ from fractions import Fraction
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
-from tests.helpers.oracle import success
 
+from tests.helpers.oracle import success
 from vprmetrics.metrics.ties import TIE_POLICIES, success_probability
 
 counts = st.tuples(st.integers(0, 30), st.integers(0, 30), st.integers(1, 6))

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from tests.helpers.oracle import oracle
 from tests.helpers.strategies import problems
-
 from vprmetrics import InputError, InputTypeError, Positives
 from vprmetrics.ranking.engine import rank
 

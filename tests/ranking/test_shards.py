@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from tests.helpers.strategies import problems
 
+from tests.helpers.strategies import problems
 from vprmetrics import InputError, Positives
 from vprmetrics.ranking.engine import rank
 from vprmetrics.ranking.shards import rank_sharded

@@ -7,8 +7,8 @@ are scored is the no-positive rule (:func:`vprmetrics.geo.positives.scored_queri
 Recall@K% is Recall@N with ``N = cutoff(K, n)`` for a database of n items. The project
 default is ``ceil(K n / 100)`` with the chosen tie policy. Published cross-view code uses
 other cut-offs and tie rules; each is a named convention that reproduces it exactly
-(docs/metrics.md lists each rule with the paper and code it comes from). K is read as a decimal (``0.1`` is
-exactly one tenth), so ``K n / 100`` is computed exactly.
+(docs/metrics.md lists each rule with the paper and code it comes from). K is read as a
+decimal (``0.1`` is exactly one tenth), so ``K n / 100`` is computed exactly.
 
 >>> from vprmetrics.geo.positives import Positives
 >>> from vprmetrics.ranking.engine import rank
