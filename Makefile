@@ -22,7 +22,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
-	$(BIN)/pip install --quiet scikit-learn
+	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/core.py
 
 clean:
