@@ -57,7 +57,7 @@ def as_positives(gt, n_database: int) -> Positives:
                 f"gt[{q}] holds index {int(r.max() if r.max() >= n_database else r.min())} "
                 f"outside the database [0, {n_database}); give database row numbers"
             )
-    return Positives.from_lists(rows, n_database)
+    return Positives.from_lists([r.tolist() for r in rows], n_database)
 
 
 @dataclass(frozen=True)
