@@ -60,6 +60,12 @@ def _picture(place: int, rng: np.random.Generator, jitter: float, size=(96, 72))
     return img
 
 
+def _street(place: int) -> tuple[float, float]:
+    """A winding street: places about 40 m apart (so only a place's own images are
+    positives at 25 m)."""
+    return 584000 + 40.0 * place, 4477000 + 120 * np.sin(place / 4)
+
+
 def make_world(root: Path, n_places: int = 30, per_place: int = 3, n_queries: int = 24, seed=0):
     """Write the dataset under ``root`` and return ``(protocol_dir, queries, database)``."""
     rng = np.random.default_rng(seed)
@@ -71,13 +77,15 @@ def make_world(root: Path, n_places: int = 30, per_place: int = 3, n_queries: in
     i = 0
     for place in range(n_places):
         for _ in range(per_place):
-            east, north = 584000 + 40.0 * place + rng.uniform(-5, 5), 4477000 + rng.uniform(-3, 3)
+            east, north = _street(place)
+            east, north = east + rng.uniform(-5, 5), north + rng.uniform(-3, 3)
             img = _picture(place, rng, 0.3)
             img.save(db_dir / vg_name(east, north, i))
             database.append((vg_name(east, north, i), np.asarray(img)))
             i += 1
     for j, place in enumerate(rng.choice(n_places, n_queries, replace=False)):
-        east, north = 584000 + 40.0 * place + rng.uniform(-8, 8), 4477000 + rng.uniform(-3, 3)
+        east, north = _street(int(place))
+        east, north = east + rng.uniform(-8, 8), north + rng.uniform(-3, 3)
         img = _picture(int(place), rng, 1.6)
         img.save(q_dir / vg_name(east, north, j))
         queries.append((vg_name(east, north, j), np.asarray(img)))

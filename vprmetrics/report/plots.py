@@ -199,7 +199,10 @@ def render_map(report: Mapping, evaluation) -> bytes:
     xy = (lambda a: a[:, ::-1]) if latlon else (lambda a: a)  # x = lon / easting
     qx, dx = xy(q), xy(db)
     radius = report.get("positive_radius_m")
-    fig, ax = plt.subplots(figsize=(6.4, 5.6))
+    both = np.concatenate([qx, dx])
+    aspect = 1 / np.cos(np.radians(both[:, 1].mean())) if latlon else 1.0  # metres alike
+    width, height = np.ptp(both, axis=0) * [1, aspect] + 1e-9
+    fig, ax = plt.subplots(figsize=(7.2, float(np.clip(6.0 * height / width, 2.4, 6.0)) + 1.4))
     ax.scatter(dx[:, 0], dx[:, 1], s=4, color="0.75", label="database", zorder=1)
     finite = err[np.isfinite(err)]
     top = max(float(finite.max()) if finite.size else 1.0, 2.0 * (radius or 1.0))
@@ -240,12 +243,12 @@ def render_map(report: Mapping, evaluation) -> bytes:
             fontsize=7,
             transform=bar.ax.get_yaxis_transform(),
         )
-    ax.set_aspect("equal", adjustable="datalim")
+    ax.set_aspect(aspect, adjustable="datalim")
     ax.set_xlabel("longitude (deg)" if latlon else "easting (m)")
     ax.set_ylabel("latitude (deg)" if latlon else "northing (m)")
     ax.ticklabel_format(useOffset=False, style="plain")
     ax.tick_params(labelsize=7)
-    ax.legend(fontsize=8, loc="upper right", markerscale=2)
+    ax.legend(fontsize=8, loc="best", markerscale=1.5)
     ax.set_title(title_of(report, "Queries and their top-1 matches"))
     return _png(fig)
 
