@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,plots,faiss,models,distributed]'
+	$(BIN)/pip install --quiet -e '.[dev,plots,tables,faiss,models,distributed]'
 	touch $(STAMP)
 
 demo: $(STAMP)
