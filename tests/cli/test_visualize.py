@@ -54,7 +54,7 @@ def test_writes_a_grid_png(env, tmp_path, capsys):
 
 def test_frames_are_green_for_positives_and_red_otherwise(env, tmp_path, monkeypatch):
     figures = []
-    monkeypatch.setattr(plots, "_png", lambda fig: figures.append(fig) or b"png")
+    monkeypatch.setattr(plots, "figure_png", lambda fig: figures.append(fig) or b"png")
     assert (
         main(_args(env, "--queries", "0,5,9", "--top", "4", "--out", str(tmp_path / "g.png"))) == 0
     )
@@ -101,6 +101,8 @@ def test_errors_are_one_line_with_exit_2(env, tmp_path, capsys):
     assert err.count("\n") == 1 and "--queries 99 is outside [0, 24)" in err
     assert main(_args(env, "--worst", "3", "--top", "50", "--out", out)) == 2
     assert "--top 50 must be in [1, 20]" in capsys.readouterr().err
+    assert main(_args(env, "--random", "0", "--out", out)) == 2
+    assert "--random 0 must be at least 1" in capsys.readouterr().err
     with pytest.raises(SystemExit):  # one of --queries/--worst/--random is required
         main(_args(env, "--out", out))
 

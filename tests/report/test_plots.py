@@ -36,7 +36,7 @@ def figures(monkeypatch):
         kept.append(fig)
         return b"\x89PNG"
 
-    monkeypatch.setattr(plots, "_png", keep)
+    monkeypatch.setattr(plots, "figure_png", keep)
     yield kept
     import matplotlib.pyplot as plt
 

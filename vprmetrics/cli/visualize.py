@@ -64,6 +64,9 @@ def select_queries(
     [0, 1]
     """
     nq = facts.n_queries
+    for name, value in (("--worst", worst), ("--random", random)):
+        if value is not None and value < 1:
+            raise InputError(f"{name} {value} must be at least 1")
     if queries is not None:
         bad = [q for q in queries if not 0 <= q < nq]
         if bad:
@@ -74,7 +77,7 @@ def select_queries(
         chosen = order[: min(worst, nq)]
     else:
         rng = np.random.default_rng(seed)
-        chosen = np.sort(rng.choice(nq, size=min(random or 1, nq), replace=False))
+        chosen = np.sort(rng.choice(nq, size=min(random or nq, nq), replace=False))
     if len(chosen) > MAX_ROWS:
         raise InputError(f"{len(chosen)} rows asked; draw at most {MAX_ROWS} per grid")
     return chosen
@@ -117,9 +120,9 @@ def render_grid(
     thumb: int = 160,
 ) -> bytes:
     """The grid as PNG bytes: one row per query of ``rows``, then its top-k images."""
-    from vprmetrics.report.plots import _png, _pyplot
+    from vprmetrics.report.plots import figure_png, pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     top = facts.k
     ranks = first_positive_rank(facts)
     fig, axes = plt.subplots(
@@ -142,7 +145,7 @@ def render_grid(
                 ax.set_xlabel(f"{distances_m[q, i]:.1f} m", fontsize=7)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    return _png(fig)
+    return figure_png(fig)
 
 
 def _int_list(text: str) -> list[int]:

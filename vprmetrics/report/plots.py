@@ -21,12 +21,13 @@ import numpy as np
 from vprmetrics.errors import require
 from vprmetrics.report.writers import title_of
 
-__all__ = ["render_comparison", "render_map", "render_plots"]
+__all__ = ["figure_png", "pyplot", "render_comparison", "render_map", "render_plots"]
 
 _SIZE = (5.6, 3.8)
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (files only, no window)."""
     matplotlib = require("matplotlib", "plots", "plotting")
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
@@ -34,10 +35,12 @@ def _pyplot():
     return plt
 
 
-def _png(fig) -> bytes:
+def figure_png(fig) -> bytes:
+    """The figure as PNG bytes (no timestamp, so the same plot gives the same bytes);
+    closes it."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
-    _pyplot().close(fig)
+    pyplot().close(fig)
     return buf.getvalue()
 
 
@@ -80,7 +83,7 @@ def _recall_curve(plt, report: Mapping) -> bytes:
     _recall_axes(ax, ns)
     ax.legend(loc="best", fontsize=8)
     ax.set_title(title_of(report, "Recall@N"))
-    return _png(fig)
+    return figure_png(fig)
 
 
 def _pssr_plot(plt, report: Mapping, evaluation=None) -> bytes:
@@ -135,7 +138,7 @@ def _pssr_plot(plt, report: Mapping, evaluation=None) -> bytes:
     ax2.grid(alpha=0.3, which="both")
     ax2.set_title("search space needed", fontsize=10)
     fig.tight_layout()
-    return _png(fig)
+    return figure_png(fig)
 
 
 def _geo_error(plt, report: Mapping) -> bytes:
@@ -163,7 +166,7 @@ def _geo_error(plt, report: Mapping) -> bytes:
     median = g.get("median")
     sub = f" (median {median:.1f} m)" if median is not None else ""
     ax.set_title(title_of(report, "Geographic error of the top-1") + sub)
-    return _png(fig)
+    return figure_png(fig)
 
 
 def _recall_vs_threshold(plt, report: Mapping) -> bytes:
@@ -180,13 +183,13 @@ def _recall_vs_threshold(plt, report: Mapping) -> bytes:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     ax.set_title(title_of(report, "Recall against the positive threshold"))
-    return _png(fig)
+    return figure_png(fig)
 
 
 def render_map(report: Mapping, evaluation) -> bytes:
     """Query and database positions, with a line from each query to its top-1 match
     coloured by the distance between them (the positive threshold marked on the scale)."""
-    plt = _pyplot()
+    plt = pyplot()
     from matplotlib.collections import LineCollection
     from matplotlib.colors import LogNorm
 
@@ -250,13 +253,13 @@ def render_map(report: Mapping, evaluation) -> bytes:
     ax.tick_params(labelsize=7)
     ax.legend(fontsize=8, loc="best", markerscale=1.5)
     ax.set_title(title_of(report, "Queries and their top-1 matches"))
-    return _png(fig)
+    return figure_png(fig)
 
 
 def render_comparison(reports: Mapping[str, Mapping], title: str = "Recall@N") -> bytes:
     """One Recall@N plot of several models (``{name: report}``): each curve with its 95%
     intervals, and the chance level of the first report that states it."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=_SIZE)
     all_ns: set[int] = set()
     for i, (name, report) in enumerate(reports.items()):
@@ -271,7 +274,7 @@ def render_comparison(reports: Mapping[str, Mapping], title: str = "Recall@N") -
     _recall_axes(ax, ns)
     ax.legend(loc="best", fontsize=8)
     ax.set_title(title)
-    return _png(fig)
+    return figure_png(fig)
 
 
 def render_plots(report: Mapping, evaluation=None) -> dict[str, bytes]:
@@ -280,7 +283,7 @@ def render_plots(report: Mapping, evaluation=None) -> dict[str, bytes]:
     ``evaluation`` (the :class:`~vprmetrics.report.evaluation.Evaluation` the report
     came from) adds what the report alone cannot draw: the map, and PSSR from every query.
     """
-    plt = _pyplot()
+    plt = pyplot()
     out = {
         "recall_at_n.png": _recall_curve(plt, report),
         "pssr.png": _pssr_plot(plt, report, evaluation),
