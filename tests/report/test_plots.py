@@ -89,6 +89,9 @@ def test_threshold_is_marked_on_recall_vs_threshold(figures):
     ax = figures[3].axes[0]
     marks = [line for line in ax.get_lines() if line.get_label() == "positive threshold 25 m"]
     assert len(marks) == 1 and list(marks[0].get_xdata()) == [25.0, 25.0]
+    bins = figures[2].axes[0]  # the error histogram: the line between the 20-25 and 25-50 bars
+    edge = report["geo_error_m"]["edges_m"].index(25.0) - 0.5
+    assert [list(line.get_xdata()) for line in bins.get_lines()] == [[edge, edge]]
 
 
 def test_pssr_axis_is_zoomed_to_the_values(figures):

@@ -158,6 +158,16 @@ def _geo_error(plt, report: Mapping) -> bytes:
         marker="o",
         label="cumulative",
     )
+    radius = report.get("positive_radius_m")
+    if radius is not None and radius in edges[1:-1]:  # the bin edge at the threshold
+        ax.axvline(edges.index(radius) - 0.5, color="black", ls="--", lw=1)
+        ax.annotate(
+            f"positive threshold {radius:g} m",
+            (edges.index(radius) - 0.4, 0.97),
+            xycoords=("data", "axes fraction"),
+            va="top",
+            fontsize=8,
+        )
     ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=8)
     ax.set_xlabel("top-1 geographic error (m)")
     ax.set_ylabel("queries (%)")
