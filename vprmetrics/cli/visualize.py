@@ -30,7 +30,7 @@ from vprmetrics.ranking.facts import RankingFacts
 
 __all__ = ["add_parser", "first_positive_rank", "run", "select_queries"]
 
-MAX_ROWS = 100
+MAX_ROWS = 50
 MAX_TOP = 20
 
 
@@ -164,6 +164,8 @@ def run(args: argparse.Namespace) -> int:
     require("PIL", "plots", "reading images")
     if not 1 <= args.top <= MAX_TOP:
         raise InputError(f"--top {args.top} must be in [1, {MAX_TOP}]")
+    if not 16 <= args.thumb <= 1024:
+        raise InputError(f"--thumb {args.thumb} must be in [16, 1024] pixels")
     protocol = load_protocol(args.protocol)
     dataset = open_dataset(protocol, args.dataset_root)
     if dataset.database_groups is not None:
