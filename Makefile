@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,plots,faiss,models,distributed]'
+	$(BIN)/pip install --quiet -e '.[dev,plots,tables,faiss,models,distributed]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -22,7 +22,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
-	$(BIN)/pip install --quiet scikit-learn
+	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/core.py
 
 clean:

@@ -69,3 +69,34 @@ def test_cli_example_writes_the_api_numbers(tmp_path):
     assert report["recall_at_n"] == want
     per_query = (tmp_path / "per_query.csv").read_text().splitlines()
     assert len(per_query) == 1 + 100
+
+
+def test_score_your_own_descriptors_runs_as_written(tmp_path):
+    """The section's commands on a small VG-style dataset (file names carry UTM)."""
+    import pytest
+
+    pytest.importorskip("PIL")
+    from tests.cli.vg_world import make_world
+
+    _, queries, database = make_world(tmp_path / "data")
+    np.save(tmp_path / "queries.npy", queries)
+    np.save(tmp_path / "database.npy", database)
+    section = README.read_text().split("## Score your own descriptors")[1]
+    script = re.findall(r"```bash\n(.*?)```", section, flags=re.S)[0]
+    bin_dir = str(Path(sys.executable).parent)
+    env = {
+        **os.environ,
+        "PATH": bin_dir + os.pathsep + os.environ["PATH"],
+        "DATASET": str(tmp_path / "data"),
+    }
+    res = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr
+    assert re.search(r"R@1 \d+\.\d\d%", res.stdout)
+    assert (tmp_path / "report.md").is_file() and (tmp_path / "plots" / "recall_at_n.png").is_file()

@@ -23,7 +23,7 @@ from vprmetrics.metrics.ties import TIE_POLICIES
 from vprmetrics.ranking.distances import METRICS
 from vprmetrics.ranking.engine import BACKENDS
 from vprmetrics.report.evaluation import evaluate
-from vprmetrics.report.writers import write_outputs
+from vprmetrics.report.writers import console_summary, write_outputs
 
 __all__ = ["add_parser", "run"]
 
@@ -117,6 +117,7 @@ def _protocol_inputs(args: argparse.Namespace):
             "sha256": protocol.sha256 or provenance(protocol, positives)["protocol_sha256"],
         },
         "efficiency": descriptor_stats(submission),
+        "positive_radius_m": protocol.radius_m,
     }
     defaults = {
         "recall_at": list(protocol.recall_at_n),
@@ -144,6 +145,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         queries, database, positives, q_coords, d_coords, coords = _raw_inputs(args)
         settings["coords"] = coords
+        extra["positive_radius_m"] = None if args.one_to_one else args.radius
+    if args.label:
+        extra["label"] = args.label
     for name in ("recall_at", "recall_at_percent", "percent_convention", "no_positive"):
         value = getattr(args, name)
         if value is not None:
@@ -173,13 +177,7 @@ def run(args: argparse.Namespace) -> int:
         markdown_path=args.markdown,
         plots_dir=args.plots,
     )
-    recall = ", ".join(f"R@{n} {100 * v:.2f}" for n, v in report["recall_at_n"].items())
-    pct = ", ".join(f"R@{k}% {100 * v:.2f}" for k, v in report["recall_at_percent"].items())
-    print(
-        f"{report['n_scored']}/{report['n_queries']} queries scored against "
-        f"{report['n_database']} ({args.metric}, ties {args.ties}): {recall}; {pct}; "
-        f"PSSR {report['pssr']['mean']:.4f}"
-    )
+    print(console_summary(report))
     for path in written:
         print(f"wrote {path}")
     return 0
@@ -228,5 +226,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     out.add_argument("--per-query", metavar="OUT.csv", help="one row per query")
     out.add_argument("--markdown", metavar="OUT.md", help="a readable summary")
     out.add_argument("--plots", metavar="DIR", help="PNG plots (needs matplotlib)")
+    out.add_argument("--label", metavar="NAME", help="the model's name, shown in every title")
     p.set_defaults(func=run)
     return p

@@ -43,6 +43,7 @@ from vprmetrics.metrics.ties import check_policy
 from vprmetrics.ranking.distances import check_metric
 from vprmetrics.ranking.engine import rank
 from vprmetrics.ranking.facts import RankingFacts
+from vprmetrics.report.chance import chance_recall
 
 __all__ = ["Evaluation", "EvaluationSettings", "evaluate", "evaluate_facts"]
 
@@ -126,6 +127,18 @@ class Evaluation:
                 }
             )
         return rows
+
+    def to_frame(self):
+        """The report's headline numbers as a pandas DataFrame (see ``report/frames.py``)."""
+        from vprmetrics.report.frames import report_frame
+
+        return report_frame(self.report)
+
+    def per_query_frame(self):
+        """One row per query as a pandas DataFrame (the per-query CSV's columns)."""
+        from vprmetrics.report.frames import per_query_frame
+
+        return per_query_frame(self.per_query_rows())
 
 
 def _keyed(keys: Sequence, values: Sequence) -> dict[str, float]:
@@ -231,6 +244,10 @@ def evaluate_facts(
         "recall_at_percent_cutoffs": {_key(k): c for k, c in zip(ks, cutoffs, strict=True)},
         "recall_at_percent_convention": s.percent_convention,
         "recall_at_percent_ties": pct_policy,
+        "chance": {
+            "recall_at_n": _keyed(ns, chance_recall(facts.n_positives[mask], n, ns)),
+            "recall_at_percent": _keyed(ks, chance_recall(facts.n_positives[mask], n, cutoffs)),
+        },
         "pssr": {
             "mean": ps.mean,
             "median": ps.median,

@@ -21,9 +21,14 @@ from vprmetrics.files import write_atomic
 
 __all__ = [
     "PER_QUERY_COLUMNS",
+    "chance_sentence",
+    "console_summary",
+    "metres",
+    "percent",
     "render_csv",
     "render_json",
     "render_markdown",
+    "title_of",
     "write_outputs",
 ]
 
@@ -53,29 +58,70 @@ def render_csv(rows: list[dict]) -> bytes:
     return buf.getvalue().encode()
 
 
-def _pct(v: float | None) -> str:
+def percent(v: float | None) -> str:
+    """A fraction as a percentage with two decimals, as every human-readable output shows it.
+
+    >>> percent(0.123456), percent(1.0), percent(None)
+    ('12.35', '100.00', 'n/a')
+    """
     return "n/a" if v is None else f"{100 * v:.2f}"
+
+
+def metres(v: float | None) -> str:
+    """A distance in metres with one decimal: ``metres(202.76913995580026) == '202.8 m'``."""
+    return "n/a" if v is None else f"{v:.1f} m"
+
+
+def _number(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.3g}"
+    if isinstance(v, int) and not isinstance(v, bool):
+        return f"{v:,}"
+    return str(v)
+
+
+def title_of(report: Mapping, what: str) -> str:
+    """A plot or section title naming the model when the report has a ``label``."""
+    label = report.get("label")
+    return f"{what}: {label}" if label else what
+
+
+def console_summary(report: Mapping) -> str:
+    """The one line ``vprmetrics evaluate`` prints: counts, Recall@N, Recall@K%, PSSR."""
+    recall = ", ".join(f"R@{n} {percent(v)}%" for n, v in report["recall_at_n"].items())
+    pct = ", ".join(f"R@{k}% {percent(v)}%" for k, v in report["recall_at_percent"].items())
+    label = f"{report['label']}: " if report.get("label") else ""
+    return (
+        f"{label}{report['n_scored']}/{report['n_queries']} queries scored against "
+        f"{report['n_database']} ({report['metric']}, ties {report['ties']}): {recall}; "
+        f"{pct}; PSSR {percent(report['pssr']['mean'])}%"
+    )
 
 
 def _table(title: str, values: Mapping, label: str, report: Mapping, section: str) -> list[str]:
     ci = report.get("confidence_intervals", {}).get(section, {})
     bounds = report.get("tie_bounds", {}).get(section, {})
-    lines = [f"## {title}", "", f"| {label} | value (%) | 95% CI | optimistic | pessimistic |"]
-    lines.append("|---:|---:|:---:|---:|---:|")
+    chance = report.get("chance", {}).get(section, {})
+    lines = [
+        f"## {title}",
+        "",
+        f"| {label} | value (%) | 95% CI (%) | optimistic (%) | pessimistic (%) | chance (%) |",
+        "|---:|---:|:---:|---:|---:|---:|",
+    ]
     for key, value in values.items():
         lo_hi = ci.get(key)
         b = bounds.get(key, {})
-        interval = f"{_pct(lo_hi[0])} - {_pct(lo_hi[1])}" if lo_hi else ""
+        interval = f"{percent(lo_hi[0])} - {percent(lo_hi[1])}" if lo_hi else ""
         lines.append(
-            f"| {key} | {_pct(value)} | {interval} | {_pct(b.get('optimistic'))} "
-            f"| {_pct(b.get('pessimistic'))} |"
+            f"| {key} | {percent(value)} | {interval} | {percent(b.get('optimistic'))} "
+            f"| {percent(b.get('pessimistic'))} | {percent(chance.get(key))} |"
         )
     return [*lines, ""]
 
 
 def render_markdown(report: Mapping) -> str:
-    """A human-readable summary of a report."""
-    out = ["# vprmetrics evaluation", ""]
+    """A human-readable summary of a report: percentages with two decimals, metres with one."""
+    out = [f"# {title_of(report, 'vprmetrics evaluation')}", ""]
     if "protocol" in report:
         p = report["protocol"]
         out += [f"Protocol: **{p.get('name')}** (sha256 {str(p.get('sha256', ''))[:12]})", ""]
@@ -85,9 +131,14 @@ def render_markdown(report: Mapping) -> str:
         f"`{report.get('no_positive', 'miss')}`)",
         f"- database: {report['n_database']}",
         f"- metric: `{report['metric']}`, ties: `{report['ties']}`",
-        "",
     ]
+    if report.get("positive_radius_m") is not None:
+        out.append(f"- positives: within {report['positive_radius_m']:g} m")
+    out.append("")
     out += _table("Recall@N", report["recall_at_n"], "N", report, "recall_at_n")
+    chance = chance_sentence(report)
+    if chance:
+        out += [f"{chance} A constant descriptor scores this under `expected` ties.", ""]
     if report.get("recall_at_percent"):
         out += _table(
             f"Recall@K% (convention `{report.get('recall_at_percent_convention')}`, "
@@ -99,10 +150,16 @@ def render_markdown(report: Mapping) -> str:
         )
     if "pssr" in report:
         p = report["pssr"]
-        out += ["## PSSR", "", f"mean {p['mean']:.4f}, median {p['median']:.4f}", ""]
-        out += ["| recall target | search-space fraction |", "|---:|---:|"]
         out += [
-            f"| {t} | {'unreachable' if f is None else f'{f:.4f}'} |"
+            "## PSSR",
+            "",
+            f"mean {percent(p['mean'])}%, median {percent(p['median'])}%",
+            "",
+            "| recall target (%) | search-space fraction (%) |",
+            "|---:|---:|",
+        ]
+        out += [
+            f"| {percent(float(t))} | {'unreachable' if f is None else percent(f)} |"
             for t, f in p["fraction_for_recall"].items()
         ]
         out.append("")
@@ -114,24 +171,37 @@ def render_markdown(report: Mapping) -> str:
             "|---:|---:|---:|",
         ]
         out += [
-            f"| {k} | {_pct(v)} | {_pct(report['precision_at_k'][k])} |"
+            f"| {k} | {percent(v)} | {percent(report['precision_at_k'][k])} |"
             for k, v in report["map_at_k"].items()
         ]
         out.append("")
     if "geo_error_m" in report:
         g = report["geo_error_m"]
         edges = g["edges_m"]
-        out += ["## Geographic error of the top-1", "", f"median {g['median']} m", ""]
+        out += ["## Geographic error of the top-1", "", f"median {metres(g['median'])}", ""]
         out += ["| bin (m) | share (%) | cumulative (%) |", "|---|---:|---:|"]
         for i, (frac, cdf) in enumerate(zip(g["fractions"], g["cdf"], strict=True)):
             hi = "inf" if edges[i + 1] is None else f"{edges[i + 1]:g}"
-            out.append(f"| {edges[i]:g}-{hi} | {_pct(frac)} | {_pct(cdf)} |")
+            out.append(f"| {edges[i]:g}-{hi} | {percent(frac)} | {percent(cdf)} |")
         out.append("")
     if "efficiency" in report:
         out += ["## Efficiency", ""]
-        out += [f"- {k}: {v}" for k, v in report["efficiency"].items()]
+        out += [f"- {k}: {_number(v)}" for k, v in report["efficiency"].items()]
         out.append("")
     return "\n".join(out)
+
+
+def chance_sentence(report: Mapping) -> str | None:
+    """The chance level of the report's Recall@N, as one sentence (``None`` without it).
+
+    >>> chance_sentence({"chance": {"recall_at_n": {"1": 0.01, "5": 0.05}}})
+    'Chance level (a random ranking): R@1 1.00%, R@5 5.00%.'
+    """
+    chance = report.get("chance", {}).get("recall_at_n")
+    if not chance:
+        return None
+    values = ", ".join(f"R@{n} {percent(v)}%" for n, v in chance.items())
+    return f"Chance level (a random ranking): {values}."
 
 
 def write_outputs(
