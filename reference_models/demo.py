@@ -85,6 +85,8 @@ def score(name: str, submission: Path, root: Path, out: Path) -> dict:
         str(folder / "per_query.csv"),
         "--plots",
         str(folder / "plots"),
+        "--label",
+        name,
         "--no-progress",
     ]
     _log(f"vprmetrics {' '.join(args)}")
@@ -94,7 +96,11 @@ def score(name: str, submission: Path, root: Path, out: Path) -> dict:
 
 
 def summary_markdown(reports: dict[str, dict], notes: list[str]) -> str:
-    """A table comparing the models on the synthtown test split."""
+    """A table comparing the models on the synthtown test split (percentages, two
+    decimals), the chance level, and a sentence wherever two models' intervals overlap."""
+    from vprmetrics.report.compare import overlap_sentences
+    from vprmetrics.report.writers import chance_sentence, percent
+
     lines = [
         "# vprmetrics demo: SynthTown test split",
         "",
@@ -104,12 +110,16 @@ def summary_markdown(reports: dict[str, dict], notes: list[str]) -> str:
     for name, r in reports.items():
         rn, ci = r["recall_at_n"], r["confidence_intervals"]["recall_at_n"]["1"]
         gap = r["tie_bounds"]["recall_at_n"]["1"]["gap"]
-        lines.append(
-            f"| {name} | {100 * rn['1']:.1f} | {100 * rn['5']:.1f} | {100 * rn['10']:.1f} | "
-            f"{100 * rn['20']:.1f} | {100 * r['recall_at_percent']['1']:.1f} | "
-            f"{r['pssr']['mean']:.3f} | {100 * gap:.1f} | {100 * ci[0]:.1f}-{100 * ci[1]:.1f} |"
-        )
-    lines += ["", *notes, "", "Each model's full report, per-query CSV and plots: `<model>/`."]
+        cells = [rn["1"], rn["5"], rn["10"], rn["20"], r["recall_at_percent"]["1"]]
+        cells += [r["pssr"]["mean"], gap]
+        values = " | ".join(percent(v) for v in cells)
+        lines.append(f"| {name} | {values} | {percent(ci[0])}-{percent(ci[1])} |")
+    first = next(iter(reports.values()))
+    chance = chance_sentence(first)
+    lines += ["", "All numbers are percentages.", *([chance] if chance else [])]
+    lines += ["", *overlap_sentences(reports), "", *notes]
+    lines += ["", "Each model's full report, per-query CSV and plots: `<model>/`; all models "]
+    lines += ["on one plot: `recall_at_n.png`."]
     return "\n".join(lines) + "\n"
 
 
@@ -128,10 +138,22 @@ def run(out: Path, train: bool = True, epochs: int | None = None) -> dict[str, d
             name, submission, note = trained
             reports[name] = score(name, submission, root, out)
             notes.append(note)
+    write_comparison(out / "recall_at_n.png", reports)
     write_atomic(out / "summary.md", summary_markdown(reports, notes).encode())
     print(summary_markdown(reports, notes))
     _log(f"wrote {out / 'summary.md'}")
     return reports
+
+
+def write_comparison(path: Path, reports: dict[str, dict]) -> None:
+    """Every model's Recall@N on one plot (skipped without matplotlib)."""
+    try:
+        from vprmetrics.report.plots import render_comparison
+
+        png = render_comparison(reports, "SynthTown test split: Recall@N")
+    except ImportError:
+        return
+    write_atomic(path, png)
 
 
 def train_reference_model(
@@ -166,7 +188,7 @@ def train_reference_model(
         protocol=PROTOCOL,
         dataset_root=str(root),
         out=str(out / name / "run"),
-        progress=sys.stderr.isatty(),
+        progress=True,  # a bar on a terminal, a line per tenth of an epoch in a log
         threads=1,
     )
     _log(f"training ResNet-18 + GeM from scratch ({cfg.epochs} epochs, cpu-quick preset)")
@@ -185,8 +207,8 @@ def train_reference_model(
         f"(`cpu-quick`: {h}x{w} images, {result.epochs_run} epochs, {steps} steps of "
         f"{cfg.places_per_batch} places x {cfg.images_per_place} images, "
         f"{cfg.loss} loss, {cfg.optimizer} lr {cfg.lr:g} ({cfg.lr_schedule}), seed {cfg.seed}); "
-        f"best validation epoch {result.best_epoch} "
-        f"(val R@1 {result.best_recalls.get(1, float('nan')):.3f})."
+        f"best validation epoch {result.best_epoch}, chosen by validation R@5 "
+        f"(val R@1 {100 * result.best_recalls.get(1, float('nan')):.2f}%)."
     )
     return name, submission, note
 

@@ -13,7 +13,8 @@ float32 on the CPU either way.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
@@ -59,14 +60,30 @@ def autocast(device: torch.device, amp: bool) -> AbstractContextManager:
 
 
 def progress_bar(iterable: Iterable[T], total: int | None, desc: str, enabled: bool) -> Iterable[T]:
-    """``iterable`` with a tqdm bar on stderr when ``enabled`` and tqdm is installed."""
+    """``iterable`` with progress on stderr when ``enabled``: a tqdm bar on a terminal (when
+    tqdm is installed), else one plain line per tenth of ``total`` (so a logged run is not
+    silent for minutes)."""
     if not enabled:
         return iterable
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # tqdm is optional
-        return iterable
-    return tqdm(iterable, total=total, desc=desc, leave=False, file=sys.stderr)
+    if sys.stderr.isatty():
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:  # tqdm is optional
+            return _progress_lines(iterable, total, desc)
+        return tqdm(iterable, total=total, desc=desc, leave=False, file=sys.stderr)
+    return _progress_lines(iterable, total, desc)
+
+
+def _progress_lines(iterable: Iterable[T], total: int | None, desc: str) -> Iterator[T]:
+    """Yield from ``iterable``, printing ``desc: i/total (p%), s elapsed`` every tenth."""
+    every = max(1, (total or 0) // 10) if total else 50
+    start = time.perf_counter()
+    for i, item in enumerate(iterable, 1):
+        yield item
+        if i % every == 0 or i == total:
+            share = f"/{total} ({100 * i / total:.0f}%)" if total else ""
+            elapsed = time.perf_counter() - start
+            print(f"{desc}: {i}{share}, {elapsed:.0f} s", file=sys.stderr, flush=True)
 
 
 @torch.no_grad()

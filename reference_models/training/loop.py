@@ -321,21 +321,26 @@ def _plot(history: list[dict[str, Any]], path: Path, title: str) -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         return
+    from matplotlib.ticker import MaxNLocator
+
     epochs = [h["epoch"] for h in history]
-    fig, ax1 = plt.subplots(figsize=(6, 3.5))
+    fig, ax1 = plt.subplots(figsize=(6, 3.8))
     ax1.plot(epochs, [h["loss"] for h in history], "k.-", label="train loss")
     ax1.set_xlabel("epoch")
     ax1.set_ylabel("loss")
+    ax1.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     ax2 = ax1.twinx()
     for n in history[0]["recall"]:
         ax2.plot(epochs, [h["recall"][n] for h in history], ".-", label=f"val R@{n}")
-    ax2.set_ylabel("recall")
+    ax2.set_ylabel("validation recall")
     ax2.set_ylim(0, 1)
     lines = ax1.get_legend_handles_labels()
     lines2 = ax2.get_legend_handles_labels()
-    ax2.legend(lines[0] + lines2[0], lines[1] + lines2[1], loc="lower right", fontsize=8)
-    ax1.set_title(title, fontsize=9)
-    fig.tight_layout()
+    # below the axes, so it never hides the loss line
+    fig.legend(lines[0] + lines2[0], lines[1] + lines2[1], loc="lower center",
+               ncol=len(lines[0]) + len(lines2[0]), fontsize=8, frameon=False)  # fmt: skip
+    ax1.set_title(f"{title} (best epoch: highest validation R@5)", fontsize=9)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100)
     plt.close(fig)

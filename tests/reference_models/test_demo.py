@@ -24,9 +24,14 @@ def test_summary_table():
         "pssr": {"mean": 0.95},
         "tie_bounds": {"recall_at_n": {"1": {"gap": 0.0}}},
         "confidence_intervals": {"recall_at_n": {"1": [0.4, 0.6]}},
+        "chance": {"recall_at_n": {"1": 0.01}},
     }
-    lines = demo.summary_markdown({"m": report}, ["a note"]).splitlines()
-    assert lines[4] == "| m | 50.0 | 75.0 | 80.0 | 90.0 | 60.0 | 0.950 | 0.0 | 40.0-60.0 |"
+    other = {**report, "confidence_intervals": {"recall_at_n": {"1": [0.55, 0.7]}}}
+    lines = demo.summary_markdown({"m": report, "n": other}, ["a note"]).splitlines()
+    assert lines[4] == "| m | 50.00 | 75.00 | 80.00 | 90.00 | 60.00 | 95.00 | 0.00 | 40.00-60.00 |"
+    assert "Chance level (a random ranking): R@1 1.00%." in lines
+    overlap = [line for line in lines if "overlap" in line]
+    assert len(overlap) == 1 and "m (40.00-60.00%) and n (55.00-70.00%)" in overlap[0]
     assert "a note" in lines
 
 

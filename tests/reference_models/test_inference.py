@@ -42,3 +42,11 @@ def test_devices_and_amp():
     assert (resolve_amp(None, cpu), resolve_amp(True, cpu)) == (False, False)
     assert (resolve_amp(None, cuda), resolve_amp(False, cuda)) == (True, False)
     assert list(progress_bar(range(3), 3, "x", enabled=False)) == [0, 1, 2]
+
+
+def test_progress_prints_a_line_per_tenth_when_stderr_is_not_a_terminal(capsys):
+    """A logged run (``make demo > log``) is not silent: one line per tenth of the steps."""
+    assert list(progress_bar(range(20), 20, "training", enabled=True)) == list(range(20))
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 10
+    assert lines[0].startswith("training: 2/20 (10%), ") and lines[-1].startswith("training: 20/20")
