@@ -19,13 +19,14 @@ body { font: 15px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 76re
        padding: 0 1rem; color: #1b1f24; }
 h1 { font-size: 1.5rem; } h2 { font-size: 1.2rem; margin-top: 2rem; }
 table { border-collapse: collapse; margin: 0.5rem 0 1rem; }
-th, td { padding: 0.3rem 0.6rem; border-bottom: 1px solid #d8dee4; text-align: right;
+th, td { padding: 0.3rem 0.6rem; border-bottom: 1px solid #d8dee4; text-align: left;
          vertical-align: top; }
+#standings td, #standings th { text-align: right; }
 th { background: #f3f5f7; white-space: nowrap; }
 th.sortable { cursor: pointer; user-select: none; }
 th[aria-sort="ascending"]::after { content: " \\25B2"; }
 th[aria-sort="descending"]::after { content: " \\25BC"; }
-td.text, th.text { text-align: left; }
+#standings td.text, #standings th.text { text-align: left; }
 .ci { color: #57606a; font-size: 0.8em; display: block; }
 .flag { color: #b35900; font-weight: bold; }
 .muted { color: #57606a; }
