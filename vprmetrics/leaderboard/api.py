@@ -1,9 +1,9 @@
 """The Python face of the leaderboard: :class:`Leaderboard`. Typical use::
 
-    board = Leaderboard.init("lb.sqlite", "synthtown", dataset_root="runs/demo/synthtown")
-    board.submit(["raw.npz"], name="raw pixels", team="vprmetrics")
-    board.standings().rows[0].entry.name
-    board.build_site("runs/demo/site")
+board = Leaderboard.init("lb.sqlite", "synthtown", dataset_root="runs/demo/synthtown")
+board.submit(["raw.npz"], name="raw pixels", team="vprmetrics")
+board.standings().rows[0].entry.name
+board.build_site("runs/demo/site")
 """
 
 from __future__ import annotations

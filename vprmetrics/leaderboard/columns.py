@@ -10,6 +10,8 @@ ranking facts, so a paired test needs no new ranking. Higher is better for all o
 ...           "pssr": {"mean": 0.9}, "map_at_k": {"5": 0.4}}
 >>> [c.key for c in columns(report)], [c.key for c in columns(report, table=True)]
 (['R@1', 'R@5', 'R@1%', 'PSSR', 'mAP@5'], ['R@1', 'R@5', 'R@1%', 'PSSR'])
+>>> [c.slug for c in columns(report)]
+['recall_at_1', 'recall_at_5', 'recall_at_1pct', 'pssr', 'map_at_5']
 """
 
 from __future__ import annotations
@@ -45,6 +47,24 @@ class Column:
     key: str
     section: str
     cut: str
+
+    @property
+    def percent(self) -> bool:
+        """Shown in percent (every metric but PSSR, a fraction)."""
+        return self.section != "pssr"
+
+    @property
+    def slug(self) -> str:
+        """An identifier-safe name: ``recall_at_1``, ``recall_at_1pct``, ``map_at_5``."""
+        if self.section == "pssr":
+            return "pssr"
+        prefix = "map_at_" if self.section == "map_at_k" else "recall_at_"
+        suffix = "pct" if self.section == "recall_at_percent" else ""
+        return prefix + self.cut.replace(".", "_") + suffix
+
+    def shown(self, report: Mapping[str, Any]) -> float:
+        """The value as published: percent, or the PSSR fraction."""
+        return 100 * self.value(report) if self.percent else self.value(report)
 
     @property
     def interval_key(self) -> tuple[str, str | None]:

@@ -25,7 +25,7 @@ means is ``mean(d)`` with ``d_q = a_q - b_q``.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,7 +76,7 @@ def sign_flip_p_value(d: np.ndarray, rng: np.random.Generator, n_permutations: i
     if n < 63 and 2**n <= n_permutations:
         exact = True
         codes = np.arange(2**n, dtype=np.int64)[:, None] >> np.arange(n, dtype=np.int64)
-        batches = [1 - 2 * (codes & 1).astype(np.float64)]
+        batches: Iterable[np.ndarray] = [1 - 2 * (codes & 1).astype(np.float64)]
     else:
         exact = False
         step = max(1, _BATCH_ELEMENTS // n)
