@@ -110,6 +110,9 @@ def _pairs_table(st: Standings) -> str:
     rows = []
     for i, j in sorted(fam.tests, key=lambda ij: fam.adjusted[ij]):
         c, adj = fam.between(i, j)
+        if c.difference < 0:  # the better entry first
+            i, j = j, i
+            c, adj = fam.between(i, j)
         rows.append(
             [
                 esc(fam.entries[i].name),
