@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from vprmetrics.leaderboard import Leaderboard
 from vprmetrics.leaderboard.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,15 +63,15 @@ def test_two_submits_at_the_same_moment_both_land(fresh, world, tmp_path):
 
 
 def test_a_submit_killed_inside_its_transaction_leaves_the_store_as_it_was(fresh, world, tmp_path):
-    first = _driver("plain", tmp_path / "x", fresh, world["mid-a"], "before")
-    assert first.wait(timeout=120) == 0
+    with Leaderboard(fresh) as board:
+        board.submit([world["mid-a"]], "before")
     before = _snapshot(fresh)
     proc = _driver("kill", tmp_path / "k", fresh, world["winner"], "killed")
     assert proc.wait(timeout=120) == -signal.SIGKILL
     assert (tmp_path / "k").exists()  # it died with the row inserted but not committed
     assert _snapshot(fresh) == before
-    again = _driver("plain", tmp_path / "y", fresh, world["winner"], "killed")
-    assert again.wait(timeout=120) == 0  # the same file and name are free: nothing was kept
+    with Leaderboard(fresh) as board:  # the same file and name are free: nothing was kept
+        assert board.submit([world["winner"]], "killed").status == "scored"
     assert [row[1] for row in _snapshot(fresh)] == ["before", "killed"]
 
 

@@ -31,7 +31,7 @@ from vprmetrics.leaderboard.scoring import (
     protocol_from_text,
     score_submission,
 )
-from vprmetrics.leaderboard.standings import Standings, compare_family
+from vprmetrics.leaderboard.standings import Family, Standings, compare_family
 from vprmetrics.leaderboard.store import Entry, ProtocolRecord, Store
 from vprmetrics.ranking.facts import RankingFacts
 from vprmetrics.report.evaluation import EvaluationSettings
@@ -64,6 +64,7 @@ class Leaderboard:
         self._facts: dict[int, RankingFacts] = {}
         self._values: dict[tuple[int, str], np.ndarray] = {}
         self._datasets: dict[int, Dataset] = {}
+        self._families: dict[tuple, Family] = {}
 
     def close(self) -> None:
         self.store.close()
@@ -209,6 +210,15 @@ class Leaderboard:
             self._values[key] = metric.per_query(self.facts(entry), entry.report, positives)
         return self._values[key]
 
+    def family(self, record: ProtocolRecord, scored: list[Entry], metric: Column) -> Family:
+        """Every paired comparison of ``scored`` on ``metric``, Holm-adjusted (computed
+        once per set of entries)."""
+        key = (record.id, metric.key, tuple(e.id for e in scored))
+        if key not in self._families:
+            values = [self.per_query(e, metric) for e in scored]
+            self._families[key] = compare_family(record, scored, values, metric)
+        return self._families[key]
+
     def standings(self, protocol: str | None = None, sort: str | None = None) -> Standings:
         """The ranked table of ``protocol`` (see :class:`Standings`)."""
         record = self.store.protocol(protocol)
@@ -216,7 +226,7 @@ class Leaderboard:
             record,
             self.store.entries(record.id, "scored"),
             self.store.entries(record.id, "rejected"),
-            self.per_query,
+            self.family,
             sort,
         )
 
@@ -238,7 +248,7 @@ class Leaderboard:
         report = scored[0].report or {}
         out = []
         for col in [column(report, metric)] if metric else columns(report, table=True):
-            family = compare_family(record, scored, [self.per_query(e, col) for e in scored], col)
+            family = self.family(record, scored, col)
             c, adjusted = family.between(index[a], index[b])
             out.append(
                 {

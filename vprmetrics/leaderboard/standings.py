@@ -9,6 +9,7 @@ most ``alpha = 1 - confidence``. Rows are ordered by rank, then value, then subm
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,16 +112,17 @@ class Standings:
         record: ProtocolRecord,
         scored: list[Entry],
         rejected: list[Entry],
-        per_query_of,
+        family_of: Callable[[ProtocolRecord, list[Entry], Column], Family],
         sort: str | None = None,
     ) -> Standings:
-        """``per_query_of(entry, column)`` gives an entry's per-query values."""
+        """``family_of(record, scored, column)`` gives the comparisons on ``column``
+        (:func:`compare_family` of the entries' per-query values)."""
         if not scored:
             return cls(record, None, [], [], rejected)
         first = scored[0].report or {}
         shown = columns(first, table=True)
         metric = column(first, sort) if sort else shown[0]
-        family = compare_family(record, scored, [per_query_of(e, metric) for e in scored], metric)
+        family = family_of(record, scored, metric)
         rank = ranks(family.better())
         rows = []
         for e, r in zip(scored, rank.tolist(), strict=True):
