@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
-from dataclasses import fields
+from dataclasses import fields, replace
 
 import numpy as np
 import pytest
 
 from vprmetrics.cli import main
+from vprmetrics.data.loaders import load_ground_truth_npz, save_ground_truth_npz
+from vprmetrics.data.protocol import load_protocol
 from vprmetrics.errors import InputError
 from vprmetrics.leaderboard import Leaderboard
 from vprmetrics.leaderboard.schema import SCHEMA_VERSION, migrate
@@ -158,3 +160,32 @@ def test_stored_facts_equal_a_fresh_ranking_and_are_compact(board, world):
     arrays = [getattr(fresh, f.name) for f in fields(fresh)]
     raw = sum(a.nbytes for a in arrays if isinstance(a, np.ndarray))
     assert len(blob) < raw
+
+
+def test_names_with_control_characters_are_refused(fresh, world):
+    with Leaderboard(fresh) as board, pytest.raises(InputError, match="control characters"):
+        board.submit([world["winner"]], "two\nlines")
+
+
+def test_one_store_holds_several_protocols(fresh, world, tmp_path, capsys):
+    # a second protocol: the same street under another name, with its own GT.npz
+    text = world["protocol"].read_text().replace('name = "lbtown"', 'name = "lbtown-b"')
+    (tmp_path / "lbtown-b.toml").write_text(text)
+    second = load_protocol(tmp_path / "lbtown-b.toml")
+    ds = load_ground_truth_npz(world["gt"], load_protocol(world["protocol"]))
+    save_ground_truth_npz(tmp_path / "GT-b.npz", replace(ds, protocol=second))
+    args = ["leaderboard", "init", str(fresh), "--protocol", str(tmp_path / "lbtown-b.toml")]
+    assert main([*args, "--ground-truth", str(tmp_path / "GT-b.npz"), "--ties", "optimistic"]) == 0
+    submit = ["leaderboard", "submit", str(fresh), str(world["winner"]), "--name", "w"]
+    assert main(submit) == 2
+    assert "holds 2 protocols (lbtown, lbtown-b); choose one with --protocol" in (
+        capsys.readouterr().err
+    )
+    assert main([*submit, "--protocol", "lbtown-b"]) == 0
+    with Leaderboard(fresh) as board:
+        assert board.standings("lbtown-b").rows[0].report["ties"] == "optimistic"
+        assert board.standings("lbtown").rows == []
+        site = board.build_site(tmp_path / "site")
+    index = (site / "index.html").read_text()
+    assert "1-lbtown/index.html" in index and "2-lbtown-b/index.html" in index
+    assert "No scored submission yet" in (site / "1-lbtown" / "index.html").read_text()

@@ -50,6 +50,8 @@ def _text(value: str, field: str, required: bool = False) -> str:
     value = value.strip()
     if required and not value:
         raise InputError(f"--{field} is empty; give the submission a name")
+    if field != "notes" and any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise InputError(f"--{field} {value!r} has control characters; give one plain line")
     if len(value) > MAX_TEXT[field]:
         raise InputError(f"--{field} has {len(value)} characters; keep it to {MAX_TEXT[field]}")
     return value
