@@ -3,6 +3,7 @@ schema's migrations, and files that are not stores."""
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import sqlite3
@@ -16,6 +17,7 @@ from vprmetrics.data.loaders import load_ground_truth_npz, save_ground_truth_npz
 from vprmetrics.data.protocol import load_protocol
 from vprmetrics.errors import InputError
 from vprmetrics.leaderboard import Leaderboard
+from vprmetrics.leaderboard.codec import arrays_from_blob
 from vprmetrics.leaderboard.schema import SCHEMA_VERSION, migrate
 from vprmetrics.leaderboard.scoring import protocol_from_text, score_submission
 from vprmetrics.leaderboard.store import Store
@@ -189,3 +191,18 @@ def test_one_store_holds_several_protocols(fresh, world, tmp_path, capsys):
     index = (site / "index.html").read_text()
     assert "1-lbtown/index.html" in index and "2-lbtown-b/index.html" in index
     assert "No scored submission yet" in (site / "1-lbtown" / "index.html").read_text()
+
+
+def test_a_blob_with_python_objects_is_never_unpickled():
+    buf = io.BytesIO()
+    np.savez(buf, d_star=np.array([object()], dtype=object))
+    with pytest.raises(InputError, match=r"not a valid \.npz blob"):
+        arrays_from_blob(buf.getvalue(), "ranking facts")
+
+
+def test_a_ground_truth_edited_by_hand_is_detected(fresh, world):
+    with sqlite3.connect(fresh) as conn:
+        conn.execute("UPDATE protocols SET ground_truth_sha256 = 'edited'")
+    with Leaderboard(fresh) as board, pytest.raises(InputError, match="does not match its hash"):
+        board.submit([world["winner"]], "w")
+    assert _count(fresh) == 0

@@ -172,10 +172,9 @@ class Leaderboard:
             "vprmetrics_version": __version__,
         }
         p = protocol_from_text(record.name, record.protocol_toml, record.protocol_sha256)
+        dataset = self.dataset(record)  # a broken store raises here, never as a rejection
         try:
-            report, facts = score_submission(
-                p, self.dataset(record), paths, record.settings, backend=backend
-            )
+            report, facts = score_submission(p, dataset, paths, record.settings, backend=backend)
         except _REJECTIONS as err:
             values.update(status="rejected", reason=str(err).splitlines()[0])
         else:
