@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.leaderboard.world import HOSTILE
+from vprmetrics.errors import InputError
 from vprmetrics.leaderboard import Leaderboard
 
 DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
@@ -53,6 +54,11 @@ def test_a_rebuild_replaces_the_site(fresh, world, tmp_path):
     assert board.build_site(site) == site
     assert not (site / "stale.html").exists() and _table(site).is_file()
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "thesis.tex").write_text("keep me")
+    with pytest.raises(InputError, match="is not a site built by vprmetrics"):
+        board.build_site(tmp_path / "mine")
+    assert (tmp_path / "mine" / "thesis.tex").read_text() == "keep me"
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,9 @@ protocol (sortable by any metric column, with intervals, rank, tie flag and effi
 and one page per submission (plots, report, provenance).
 
 The site is written to a fresh folder beside ``out`` and then moved into place, so a
-failed build never leaves a half-written site. Paths use entry ids, never user text.
+failed build never leaves a half-written site; an existing ``out`` is replaced only when
+it is empty or a site built before (it holds :data:`MARKER`). Paths use entry ids,
+never user text.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vprmetrics.errors import InputError
 from vprmetrics.leaderboard.html import esc, fmt_metric, page, table
 from vprmetrics.leaderboard.standings import Row, Standings
 from vprmetrics.report.writers import render_json, render_markdown
@@ -24,6 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = ["build_site", "protocol_dir"]
 
+MARKER = ".vprmetrics-site"  # only a folder holding it is replaced by a rebuild
 TIE_FLAG = "&#9873;"  # a flag: the tie policy moves the number more than its interval
 _TIE_TITLE = "the tie policy decides this number: optimistic - pessimistic > interval width"
 
@@ -236,10 +240,16 @@ def _write_entry(folder: Path, st: Standings, row: Row) -> None:
 def build_site(board: Leaderboard, out: Path, sort: str | None = None) -> Path:
     """Write the site of every protocol in ``board`` to ``out`` (replacing it)."""
     out = Path(out).expanduser().resolve()
+    if out.exists() and not (out / MARKER).is_file() and (not out.is_dir() or any(out.iterdir())):
+        raise InputError(
+            f"{out} exists and is not a site built by vprmetrics; give a new or empty folder"
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     all_standings = [board.standings(r.name, sort) for r in board.store.protocols()]
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    tmp.chmod(0o755)
     try:
+        (tmp / MARKER).write_text("built by vprmetrics leaderboard build; replaced on rebuild\n")
         for st in all_standings:
             folder = tmp / protocol_dir(st)
             folder.mkdir()
