@@ -6,11 +6,14 @@ import itertools
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
 from vprmetrics.errors import InputError
+from vprmetrics.leaderboard.columns import Column
+from vprmetrics.leaderboard.scoring import DEFAULT_SETTINGS
+from vprmetrics.leaderboard.standings import compare_family
 from vprmetrics.leaderboard.statistics import (
     holm,
     paired_test,
@@ -18,6 +21,7 @@ from vprmetrics.leaderboard.statistics import (
     seed_for,
     sign_flip_p_value,
 )
+from vprmetrics.leaderboard.store import Entry, ProtocolRecord
 
 
 def test_holm_matches_a_hand_computation():
@@ -109,3 +113,35 @@ def test_ranks_count_the_significantly_better():
         better[i, j] = True
     assert ranks(better).tolist() == [1, 2, 3]
     assert ranks(np.zeros((3, 3), bool)).tolist() == [1, 1, 1]
+
+
+def _entry(i: int) -> Entry:
+    return Entry(
+        i, 1, f"e{i}", "", "", "scored", None, f"sha{i}", [], "", "", "", "", {}, *[None] * 4
+    )
+
+
+@settings(max_examples=25)
+@given(
+    st.integers(2, 4).flatmap(
+        lambda m: st.lists(
+            st.lists(st.floats(0, 1), min_size=12, max_size=12), min_size=m, max_size=m
+        )
+    )
+)
+def test_family_ranks_are_consistent(values):
+    record = ProtocolRecord(
+        1, "p", "", "", "", {**DEFAULT_SETTINGS, "n_permutations": 199, "n_resamples": 99},
+        "", "",
+    )  # fmt: skip
+    entries = [_entry(i) for i in range(len(values))]
+    arrays = [np.asarray(v) for v in values]
+    fam = compare_family(record, entries, arrays, Column("R@1", "recall_at_n", "1"))
+    better = fam.better()
+    means = np.array([a.mean() for a in arrays])
+    assert not (better & better.T).any()
+    for j, i in zip(*np.nonzero(better), strict=True):
+        assert means[j] > means[i]
+    r = ranks(better)
+    assert r[np.argmax(means)] == 1 and r.min() == 1 and r.max() <= len(values)
+    assert len(fam.tests) == len(values) * (len(values) - 1) // 2
