@@ -9,7 +9,11 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,plots,tables,faiss,models,distributed]'
+	$(BIN)/pip install --quiet -e '.[dev,plots,tables,faiss,models,distributed,site]'
+	# the leaderboard's browser tests use Debian's chromium (installed as root when missing)
+	command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; } || \
+		echo "note: no chromium; the leaderboard's browser tests will be skipped"
 	touch $(STAMP)
 
 demo: $(STAMP)
