@@ -99,7 +99,8 @@ def summary_markdown(reports: dict[str, dict], notes: list[str]) -> str:
     """A table comparing the models on the synthtown test split (percentages, two
     decimals), the chance level, and a sentence wherever two models' intervals overlap."""
     from vprmetrics.report.compare import overlap_sentences
-    from vprmetrics.report.writers import chance_sentence, percent
+    from vprmetrics.report.numbers import percent
+    from vprmetrics.report.writers import chance_sentence
 
     lines = [
         "# vprmetrics demo: SynthTown test split",

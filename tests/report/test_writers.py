@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 import vprmetrics as vm
 from vprmetrics.report.chance import chance_recall
 from vprmetrics.report.compare import overlap_sentences
-from vprmetrics.report.writers import console_summary, metres, percent, render_markdown
+from vprmetrics.report.numbers import metres, percent
+from vprmetrics.report.writers import console_summary, render_markdown
 
 
 def _report(label=None):

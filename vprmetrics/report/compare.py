@@ -19,7 +19,8 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 
-from vprmetrics.report.writers import chance_sentence, percent
+from vprmetrics.report.numbers import percent
+from vprmetrics.report.writers import chance_sentence
 
 __all__ = ["chance_sentence", "overlap_sentences"]  # chance_sentence: from writers
 

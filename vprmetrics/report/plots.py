@@ -19,7 +19,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from vprmetrics.errors import require
-from vprmetrics.report.writers import title_of
+from vprmetrics.report.numbers import title_of
 
 __all__ = ["figure_png", "pyplot", "render_comparison", "render_map", "render_plots"]
 

@@ -18,17 +18,15 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from vprmetrics.files import write_atomic
+from vprmetrics.report.numbers import metres, percent, title_of
 
 __all__ = [
     "PER_QUERY_COLUMNS",
     "chance_sentence",
     "console_summary",
-    "metres",
-    "percent",
     "render_csv",
     "render_json",
     "render_markdown",
-    "title_of",
     "write_outputs",
 ]
 
@@ -58,32 +56,12 @@ def render_csv(rows: list[dict]) -> bytes:
     return buf.getvalue().encode()
 
 
-def percent(v: float | None) -> str:
-    """A fraction as a percentage with two decimals, as every human-readable output shows it.
-
-    >>> percent(0.123456), percent(1.0), percent(None)
-    ('12.35', '100.00', 'n/a')
-    """
-    return "n/a" if v is None else f"{100 * v:.2f}"
-
-
-def metres(v: float | None) -> str:
-    """A distance in metres with one decimal: ``metres(202.76913995580026) == '202.8 m'``."""
-    return "n/a" if v is None else f"{v:.1f} m"
-
-
 def _number(v) -> str:
     if isinstance(v, float):
         return f"{v:.3g}"
     if isinstance(v, int) and not isinstance(v, bool):
         return f"{v:,}"
     return str(v)
-
-
-def title_of(report: Mapping, what: str) -> str:
-    """A plot or section title naming the model when the report has a ``label``."""
-    label = report.get("label")
-    return f"{what}: {label}" if label else what
 
 
 def console_summary(report: Mapping) -> str:
