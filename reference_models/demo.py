@@ -117,10 +117,13 @@ def summary_markdown(reports: dict[str, dict], notes: list[str]) -> str:
         lines.append(f"| {name} | {values} | {percent(ci[0])}-{percent(ci[1])} |")
     first = next(iter(reports.values()))
     chance = chance_sentence(first)
+    overlaps = overlap_sentences(reports)
     lines += ["", "All numbers are percentages.", *([chance] if chance else [])]
-    lines += ["", *overlap_sentences(reports), "", *notes]
-    lines += ["", "Each model's full report, per-query CSV and plots: `<model>/`; all models "]
-    lines += ["on one plot: `recall_at_n.png`."]
+    lines += [*(["", *overlaps] if overlaps else []), "", *notes, ""]
+    lines.append(
+        "Each model's full report, per-query CSV and plots: `<model>/`; all models on one "
+        "plot: `recall_at_n.png`; the leaderboard: `site/index.html`."
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -128,7 +131,8 @@ def run(out: Path, train: bool = True, epochs: int | None = None) -> dict[str, d
     """The whole demo into ``out``; returns each model's report (see the module doc)."""
     out.mkdir(parents=True, exist_ok=True)
     root = ensure_synthtown(out / "data")
-    reports = {"raw_pixel": score("raw_pixel", raw_pixel_submission(root, out), root, out)}
+    submissions = {"raw_pixel": raw_pixel_submission(root, out)}
+    reports = {"raw_pixel": score("raw_pixel", submissions["raw_pixel"], root, out)}
     notes = [
         f"Protocol `{PROTOCOL}`: {reports['raw_pixel']['n_queries']} queries, "
         f"{reports['raw_pixel']['n_database']} database images, positives within 25 m."
@@ -137,13 +141,40 @@ def run(out: Path, train: bool = True, epochs: int | None = None) -> dict[str, d
         trained = train_reference_model(root, out, epochs)
         if trained is not None:
             name, submission, note = trained
+            submissions[name] = submission
             reports[name] = score(name, submission, root, out)
             notes.append(note)
     write_comparison(out / "recall_at_n.png", reports)
+    publish_leaderboard(out, root, submissions)
     write_atomic(out / "summary.md", summary_markdown(reports, notes).encode())
     print(summary_markdown(reports, notes))
     _log(f"wrote {out / 'summary.md'}")
     return reports
+
+
+def publish_leaderboard(out: Path, root: Path, submissions: dict[str, Path]) -> None:
+    """Put every model on a SynthTown leaderboard (``OUT/leaderboard.sqlite``) and build its
+    static site into ``OUT/site/``. The store is built afresh beside the old one and moved
+    over it only when complete, so a failed run keeps the previous board."""
+    from vprmetrics.leaderboard import Leaderboard
+
+    store = out / "leaderboard.sqlite"
+    fresh = out / ".leaderboard.new.sqlite"
+    _remove_sqlite(fresh)
+    with Leaderboard.init(fresh, PROTOCOL, dataset_root=root) as board:
+        for name, path in submissions.items():
+            board.submit([path], name, team="vprmetrics demo")
+    _remove_sqlite(store, companions_only=True)  # a stale -wal beside the new file would corrupt it
+    fresh.replace(store)
+    with Leaderboard(store) as board:
+        site = board.build_site(out / "site")
+    _log(f"leaderboard: {store}, site: {site / 'index.html'}")
+
+
+def _remove_sqlite(path: Path, companions_only: bool = False) -> None:
+    """Remove an SQLite file and its ``-wal`` and ``-shm`` companions (or only those)."""
+    for suffix in ("-wal", "-shm") if companions_only else ("", "-wal", "-shm"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
 
 
 def write_comparison(path: Path, reports: dict[str, dict]) -> None:
