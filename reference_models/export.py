@@ -42,7 +42,17 @@ def _run_config(run_dir: str | Path) -> TrainConfig:
     path = Path(run_dir) / "config.json"
     if not path.is_file():
         raise InputError(f"{run_dir} is not a training run (no config.json); check --run")
-    return TrainConfig.from_json(json.loads(path.read_text()))
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise TypeError(f"a {type(data).__name__}, not an object")
+        return TrainConfig.from_json(data)
+    except (ValueError, TypeError) as err:  # JSON, UTF-8 and option errors alike
+        reason = str(err).splitlines()[0][:160] if str(err) else type(err).__name__
+        raise InputError(
+            f"{path} is not a valid run configuration ({reason}); re-run training or restore "
+            "the file"
+        ) from err
 
 
 def load_run_model(
@@ -58,7 +68,14 @@ def load_run_model(
         raise InputError(f"checkpoint {str(path)!r} does not exist; train first or pick another")
     dev = resolve_device(device)
     model = build_model(cfg.model)
-    model.load_state_dict(load_checkpoint(path)["model"])
+    state = load_checkpoint(path)
+    try:
+        model.load_state_dict(state["model"])
+    except (KeyError, TypeError, RuntimeError) as err:
+        raise InputError(
+            f"checkpoint {path} does not hold the weights of {cfg.model!r} "
+            f"({str(err).splitlines()[0][:120]}); export the run that wrote it"
+        ) from err
     model.to(dev).eval()
     return model, cfg
 
@@ -81,7 +98,10 @@ def export_submission(
     amp = resolve_amp(cfg.amp, dev)
     dataset = load_dataset(load_protocol(protocol), dataset_root)
     spec = ImageSpec(cfg.image_size, cfg.resize_percent, cfg.crop_top, cfg.crop_bottom)
-    kw = dict(batch_size=batch_size or cfg.infer_batch_size, device=dev, amp=amp, progress=progress)
+    if batch_size is not None and (isinstance(batch_size, bool) or int(batch_size) < 1):
+        raise InputError(f"batch_size = {batch_size!r} must be a positive integer")
+    size = cfg.infer_batch_size if batch_size is None else int(batch_size)
+    kw = dict(batch_size=size, device=dev, amp=amp, progress=progress)
     db = describe_images(
         model,
         ImageStore(dataset.root, dataset.database_ids, spec, cache=False),

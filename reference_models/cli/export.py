@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from reference_models.cli.options import parse_input_size
+from reference_models.cli.options import parse_input_size, positive_int
 
 __all__ = ["add_parser", "run"]
 
@@ -60,7 +60,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--out", required=True, help="submission file to write (.npz)")
     parser.add_argument("--checkpoint", default="best", help="best (default), last or a path")
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda")
-    parser.add_argument("--batch-size", type=int, help="images per forward pass")
+    parser.add_argument("--batch-size", type=positive_int, help="images per forward pass")
     parser.add_argument("--torchscript", metavar="PATH", help="also save a traced extractor")
     parser.add_argument("--input-size", help="HxW for the traced extractor (default: the run's)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -8,10 +8,12 @@
 
 from __future__ import annotations
 
+import argparse
+
 from reference_models.training.config import AugmentSpec
 from vprmetrics.errors import InputError
 
-__all__ = ["AUGMENTATIONS", "parse_augment", "parse_input_size"]
+__all__ = ["AUGMENTATIONS", "non_negative_int", "parse_augment", "parse_input_size", "positive_int"]
 
 #: ``--augment`` words: colour jitter, horizontal flip, random resized crop.
 AUGMENTATIONS: tuple[str, ...] = ("jitter", "flip", "crop")
@@ -40,3 +42,27 @@ def parse_augment(text: str) -> AugmentSpec:
         hflip="flip" in parts,
         crop_scale=(0.7, 1.0) if "crop" in parts else None,
     )
+
+
+def _integer(text: str, low: int, what: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = low - 1
+    if value < low:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An integer >= 1 (counts and sizes: ``--batch-size 0`` is an error, not the default).
+
+    >>> positive_int("8")
+    8
+    """
+    return _integer(text, 1, "a positive integer (1, 2, ...)")
+
+
+def non_negative_int(text: str) -> int:
+    """An integer >= 0 (a seed)."""
+    return _integer(text, 0, "an integer >= 0")

@@ -17,7 +17,12 @@ import argparse
 import dataclasses
 import json
 
-from reference_models.cli.options import parse_augment, parse_input_size
+from reference_models.cli.options import (
+    non_negative_int,
+    parse_augment,
+    parse_input_size,
+    positive_int,
+)
 from reference_models.training.config import (
     FREEZE_RULES,
     LOSS_NAMES,
@@ -112,12 +117,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     p.add_argument("--train-split", help="split folder or protocol name (default train)")
     p.add_argument("--val-split", help="split folder or protocol name (default val)")
-    p.add_argument("--epochs", type=int, help="maximum epochs")
-    p.add_argument("--queries-per-epoch", type=int, help="training queries per epoch (5000)")
-    p.add_argument("--cache-refresh", type=int, help="queries per mining refresh (1000)")
-    p.add_argument("--batch-size", type=int, help="queries (tuples) per batch (4)")
-    p.add_argument("--negatives-per-query", type=int, help="negatives per query (10)")
-    p.add_argument("--negative-sample-size", type=int, help="mining sample size (1000)")
+    p.add_argument("--epochs", type=positive_int, help="maximum epochs")
+    p.add_argument(
+        "--queries-per-epoch", type=positive_int, help="training queries per epoch (5000)"
+    )
+    p.add_argument("--cache-refresh", type=positive_int, help="queries per mining refresh (1000)")
+    p.add_argument("--batch-size", type=positive_int, help="queries (tuples) per batch (4)")
+    p.add_argument("--negatives-per-query", type=positive_int, help="negatives per query (10)")
+    p.add_argument("--negative-sample-size", type=positive_int, help="mining sample size (1000)")
     p.add_argument("--mining", choices=MINING_METHODS, help="(partial)")
     p.add_argument("--loss", choices=LOSS_NAMES, help="(triplet)")
     p.add_argument("--margin", type=float, help="triplet margin (0.1)")
@@ -142,11 +149,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     p.add_argument("--device", help="auto (CUDA when present), cpu, cuda, cuda:1")
     p.add_argument("--amp", choices=("on", "off"), help="mixed precision (default: on CUDA)")
-    p.add_argument("--seed", type=int, help="random seed (0)")
-    p.add_argument("--patience", type=int, help="epochs without R@5 gain before stopping (3)")
-    p.add_argument("--negative-rank", type=int, help="Siamese: k-th neighbour as negative (100)")
-    p.add_argument("--infer-batch-size", type=int, help="images per forward pass when caching")
-    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--seed", type=non_negative_int, help="random seed (0)")
+    p.add_argument(
+        "--patience", type=positive_int, help="epochs without R@5 gain before stopping (3)"
+    )
+    p.add_argument(
+        "--negative-rank", type=positive_int, help="Siamese: k-th neighbour as negative (100)"
+    )
+    p.add_argument(
+        "--infer-batch-size", type=positive_int, help="images per forward pass when caching"
+    )
+    p.add_argument("--threads", type=positive_int, help="torch CPU threads")
     p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
