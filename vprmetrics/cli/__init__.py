@@ -17,7 +17,7 @@ from vprmetrics.errors import VPRMetricsError
 
 __all__ = ["SUBCOMMANDS", "OneLineErrorParser", "build_cli", "build_parser", "main", "run_cli"]
 
-SUBCOMMANDS: tuple[str, ...] = ("evaluate", "validate", "protocols")
+SUBCOMMANDS: tuple[str, ...] = ("evaluate", "validate", "protocols", "search_tradeoff")
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
