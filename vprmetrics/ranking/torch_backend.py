@@ -19,6 +19,7 @@ query chunks of a tile loop pass over it.
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -73,7 +74,9 @@ def torch_scorer(metric: str, device: str | None = None) -> Callable[..., np.nda
 
     def block(x32: np.ndarray):
         if held.get("array") is not x32:
-            xt = torch.from_numpy(np.ascontiguousarray(x32)).to(dev)
+            with warnings.catch_warnings():  # a read-only memory map: never written to
+                warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+                xt = torch.from_numpy(np.ascontiguousarray(x32)).to(dev)
             held.update(array=x32, x=xt, sq=(xt * xt).sum(dim=1) if metric == "l2" else None)
         return held["x"], held["sq"]
 
