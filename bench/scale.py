@@ -215,6 +215,7 @@ def run_one(spec: dict) -> dict:
         ms_per_query=1000 * seconds / nq,
         peak_anon_mb=(mem.peak - mem.base) / 1e6,
         recall_at_1=float(recall_at_n(facts, [1])[1]),
+        loadavg_1min=os.getloadavg()[0],
     )
     return out
 
@@ -234,7 +235,7 @@ def _machine() -> dict:
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "numpy": np.__version__,
-        "loadavg_start": os.getloadavg(),
+        "loadavg_at_start": os.getloadavg(),
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="minutes"),
     }
 
@@ -358,7 +359,8 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     make_data(args.data_dir, sorted({s["dim"] for s in specs}))
     print(f"data ready in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
-    results = json.loads(args.json.read_text())["results"] if args.json.exists() else []
+    previous = json.loads(args.json.read_text()) if args.json.exists() else {}
+    results, machine = previous.get("results", []), previous.get("machine", _machine())
     done = {json.dumps({k: r[k] for k in ("queries", "dim", "n", "workers")}) for r in results}
     for spec in specs:
         key = json.dumps({k: spec[k] for k in ("queries", "dim", "n", "workers")})
@@ -373,7 +375,7 @@ def main(argv=None) -> int:
             return 1
         results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
         print(_table(results[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
-        args.json.write_text(json.dumps({"machine": _machine(), "results": results}, indent=1))
+        args.json.write_text(json.dumps({"machine": machine, "results": results}, indent=1))
     print(_table(results))
     plot(results, args.plot)
     return 0
