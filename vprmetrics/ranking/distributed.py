@@ -147,4 +147,7 @@ def scan_on_cluster(
             bar.close()
         for f in futures:
             f.cancel()
-    return [s for s in scans if s is not None]
+    done = [s for s in scans if s is not None]
+    if len(done) != len(scans):  # as_completed returned without every shard
+        raise ClusterError(f"{len(scans) - len(done)} database shards never finished; run again")
+    return done
