@@ -17,7 +17,14 @@ from vprmetrics.errors import VPRMetricsError
 
 __all__ = ["SUBCOMMANDS", "OneLineErrorParser", "build_cli", "build_parser", "main", "run_cli"]
 
-SUBCOMMANDS: tuple[str, ...] = ("evaluate", "validate", "protocols", "visualize", "leaderboard")
+SUBCOMMANDS: tuple[str, ...] = (
+    "evaluate",
+    "validate",
+    "protocols",
+    "visualize",
+    "search_tradeoff",
+    "leaderboard",
+)
 
 
 class OneLineErrorParser(argparse.ArgumentParser):

@@ -15,6 +15,7 @@ import sys
 import numpy as np
 
 from vprmetrics.checks import as_cutoffs, as_percentages, check_shape, load_npy
+from vprmetrics.cli._scale import add_scale_arguments, open_database, sharded_ranker
 from vprmetrics.errors import InputError, ProtocolError
 from vprmetrics.geo.ground_truth import positives_within_radius
 from vprmetrics.geo.positives import NO_POSITIVE_RULES, Positives
@@ -48,7 +49,7 @@ def _raw_inputs(args: argparse.Namespace):
             "give --queries Q.npy and --database D.npy, or --protocol with --submission"
         )
     queries = check_shape(load_npy(args.queries, "queries"), "queries")
-    database = check_shape(load_npy(args.database, "database"), "database")
+    database = open_database(args.database, args)
     modes = [args.one_to_one, args.query_utm is not None, args.query_latlon is not None]
     if sum(modes) != 1:
         raise InputError(
@@ -98,7 +99,7 @@ def _protocol_inputs(args: argparse.Namespace):
             f"protocol {protocol.name!r} ranks panoramas (one distance per group of cutouts), "
             "which this version cannot score yet; use the cutout protocol 'tokyo247'"
         )
-    files = args.submission or [args.queries, args.database]
+    files = args.submission or [args.queries, *(args.database or [None])]
     if any(f is None for f in files):
         raise InputError("with --protocol give --submission S.npz (or --queries and --database)")
     submission = load_submission(files[0] if len(files) == 1 else files)
@@ -164,6 +165,7 @@ def run(args: argparse.Namespace) -> int:
         progress=args.progress,
         seed=args.seed,
         n_resamples=args.n_resamples,
+        ranker=sharded_ranker(args),
         **settings,
     )
     report = {**extra, **ev.report}
@@ -192,7 +194,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     src = p.add_argument_group("descriptors")
     src.add_argument("--queries", metavar="Q.npy", help="(nq, dim) float query descriptors")
-    src.add_argument("--database", metavar="D.npy", help="(n, dim) float database descriptors")
+    src.add_argument(
+        "--database", nargs="+", metavar="D.npy", help="(n, dim) database: .npy, shards, folder"
+    )
     src.add_argument("--submission", nargs="+", metavar="FILE", help="S.npz, or Q.npy D.npy")
     gt = p.add_argument_group("ground truth (raw arrays)")
     gt.add_argument("--query-utm", metavar="QU.npy", help="(nq, 2) easting, northing in metres")
@@ -221,6 +225,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         default=None,
         help="progress bar (default: when stderr is a terminal)",
     )
+    add_scale_arguments(p)
     out = p.add_argument_group("outputs")
     out.add_argument("--json", metavar="OUT.json", help="the full report")
     out.add_argument("--per-query", metavar="OUT.csv", help="one row per query")

@@ -77,7 +77,7 @@ __all__ = [
     "scan_shard",
 ]
 
-BACKENDS: tuple[str, ...] = ("numpy", "faiss")
+BACKENDS: tuple[str, ...] = ("numpy", "faiss", "torch")
 
 
 def _progress(total: int, enabled: bool | None, desc: str):

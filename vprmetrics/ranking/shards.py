@@ -1,15 +1,15 @@
 """Ranking a database held in shards: locally, or shard by shard on a Dask cluster.
 
-The ranking facts add up over database shards: with the exact d*,
-S and first tied positive of every query computed once from the positives' rows, each
-shard counts its own L, T and B and proposes exact top-k candidates; the counts are
-summed and the candidates merged. :func:`rank_sharded` gives exactly the facts
+The ranking facts add up over database shards (docs/scale.md): with the exact d*, S and
+first tied positive of every query computed once from the positives' rows, each shard
+counts its own L, T and B and proposes exact top-k candidates; the counts are summed and
+the candidates merged. :func:`rank_sharded` gives exactly the facts
 :func:`vprmetrics.ranking.engine.rank` gives on the concatenated database.
 
-Shards are arrays or paths of ``.npy`` files (memory-mapped where they are read). With a
-``dask.distributed`` client (``pip install 'vprmetrics[distributed]'``; locally a
-``LocalCluster``), each shard is scanned on a worker, so a path is read by the worker
-itself and never shipped.
+A shard is an array, the path of a ``.npy`` file, or a :class:`RowRange` of one (read
+memory-mapped where it is scanned). With a ``dask.distributed`` client (``pip install
+'vprmetrics[distributed]'``; :mod:`vprmetrics.ranking.distributed`), each shard is scanned
+on a worker, so a path is read by the worker itself and never shipped.
 
 >>> import numpy as np
 >>> from vprmetrics.geo.positives import Positives
@@ -21,8 +21,10 @@ itself and never shipped.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,23 +34,91 @@ from vprmetrics.errors import InputError, InputTypeError
 from vprmetrics.geo.positives import Positives
 from vprmetrics.ranking.engine import merge_scans, prepare_queries, scan_shard
 from vprmetrics.ranking.facts import RankingFacts
+from vprmetrics.ranking.state import QueryState, ShardScan
 
-__all__ = ["ShardedRows", "rank_sharded"]
+__all__ = [
+    "RowRange",
+    "ShardedRows",
+    "database_shards",
+    "open_shard",
+    "rank_sharded",
+    "split_rows",
+]
 
-Shard = np.ndarray | str | os.PathLike
+
+@dataclass(frozen=True)
+class RowRange:
+    """Rows ``start .. stop`` of the ``.npy`` file ``path`` (a shard of one large file)."""
+
+    path: str
+    start: int
+    stop: int
+
+    def __str__(self) -> str:
+        return f"{self.path}[{self.start}:{self.stop}]"
 
 
-def _open(shard: Shard, i: int) -> np.ndarray:
+Shard = np.ndarray | str | os.PathLike | RowRange
+
+
+def open_shard(shard: Shard, i: int) -> np.ndarray:
+    """The rows of one shard (a memory map for paths; nothing is read yet)."""
+    if isinstance(shard, RowRange):
+        return load_npy(Path(shard.path), f"database shard {i}")[shard.start : shard.stop]
     if isinstance(shard, str | os.PathLike):
         return load_npy(Path(shard), f"database shard {i}")
     return shard
 
 
+def database_shards(paths: Sequence[str | os.PathLike]) -> list[Shard]:
+    """The shards a user names: one ``.npy``, several ``.npy`` files in the order given,
+    or one folder of ``*.npy`` files in name order (as path strings).
+
+    >>> database_shards([])  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    vprmetrics.errors.InputError: no database given
+    """
+    if not paths:
+        raise InputError("no database given; give one .npy, several .npy shards, or a folder")
+    files: list[Shard] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(p.glob("*.npy"))
+            if not found:
+                raise InputError(f"database folder {str(p)!r} holds no .npy shard; check the path")
+            files.extend(str(f) for f in found)
+        elif not p.is_file():
+            raise InputError(f"database file {str(p)!r} does not exist; check the path")
+        else:
+            files.append(str(p))
+    return files
+
+
+def split_rows(shard: Shard, parts: int) -> list[Shard]:
+    """``shard`` cut into ``parts`` near-equal row ranges (:class:`RowRange` s of a path,
+    views of an array), so that several workers can scan one file.
+
+    >>> [str(r) for r in split_rows(RowRange("d.npy", 0, 5), 2)]
+    ['d.npy[0:2]', 'd.npy[2:5]']
+    """
+    if isinstance(shard, RowRange):
+        path, start, stop = shard.path, shard.start, shard.stop
+    elif isinstance(shard, str | os.PathLike):
+        path, start = str(shard), 0
+        stop = check_shape(open_shard(shard, 0), "database").shape[0]
+    else:
+        cuts = np.linspace(0, len(shard), min(parts, len(shard)) + 1).astype(int)
+        return [shard[a:b] for a, b in itertools.pairwise(cuts)]
+    cuts = np.linspace(start, stop, min(parts, stop - start) + 1).astype(int)
+    return [RowRange(path, int(a), int(b)) for a, b in itertools.pairwise(cuts)]
+
+
 class ShardedRows:
     """Read-only row view over shards: ``shape``, ``dtype`` and row gathers ``view[ids]``
-    (what the positives pass needs), without concatenating the shards."""
+    (what the positives pass needs), without concatenating the shards. ``sources`` keeps
+    the shards as given (paths stay paths, so workers can open them)."""
 
-    def __init__(self, shards: Sequence[np.ndarray]) -> None:
+    def __init__(self, shards: Sequence[np.ndarray], sources: Sequence[Shard] | None = None):
         if not shards:
             raise InputError("no database shards given; give at least one array or .npy path")
         dims = {int(s.shape[1]) if s.ndim == 2 else -1 for s in shards}
@@ -60,10 +130,18 @@ class ShardedRows:
                 f"database shards have different dtypes {sorted(map(str, dtypes))}"
             )
         self.shards = list(shards)
+        self.sources = list(sources) if sources is not None else list(shards)
         self.offsets = np.cumsum([0] + [s.shape[0] for s in shards])
         self.shape = (int(self.offsets[-1]), dims.pop())
         self.dtype = dtypes.pop()
         self.ndim = 2
+
+    @classmethod
+    def open(cls, sources: Sequence[Shard]) -> ShardedRows:
+        opened = [
+            check_shape(open_shard(s, i), f"database shard {i}") for i, s in enumerate(sources)
+        ]
+        return cls(opened, sources)
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -78,13 +156,18 @@ class ShardedRows:
         return out
 
 
-def _scan(state, shard: Shard, index: int, offset: int, block_size: int | None):
-    return scan_shard(state, _open(shard, index), offset, block_size=block_size, progress=False)
+def scan_one(
+    state: QueryState, shard: Shard, index: int, offset: int, block_size: int | None
+) -> ShardScan:
+    """Scan one shard (opened where this runs: on a worker, a path is read there)."""
+    return scan_shard(
+        state, open_shard(shard, index), offset, block_size=block_size, progress=False
+    )
 
 
 def rank_sharded(
     queries: np.ndarray,
-    shards: Sequence[Shard],
+    shards: Sequence[Shard] | ShardedRows,
     positives: Positives,
     *,
     metric: str = "l2",
@@ -93,28 +176,30 @@ def rank_sharded(
     backend: str = "numpy",
     block_size: int | None = None,
     client=None,
+    retries: int = 1,
+    progress: bool | None = None,
 ) -> RankingFacts:
     """The ranking facts of ``queries`` against the concatenation of ``shards``.
 
     ``positives`` uses global database ids (shard 0 first). ``client`` is an optional
-    ``dask.distributed.Client``: each shard is then scanned by a worker.
+    ``dask.distributed.Client``: each shard is then scanned by a worker, a failed shard is
+    retried ``retries`` times (:func:`vprmetrics.ranking.distributed.scan_on_cluster`).
     """
-    opened = [check_shape(_open(s, i), f"database shard {i}") for i, s in enumerate(shards)]
-    view = ShardedRows(opened)
+    view = shards if isinstance(shards, ShardedRows) else ShardedRows.open(shards)
     state = prepare_queries(
         queries, view, positives, metric=metric, k=k, tie_rtol=tie_rtol, backend=backend
     )
     offsets = [int(o) for o in view.offsets[:-1]]
     if client is None:
         scans = [
-            _scan(state, s, i, o, block_size)
-            for i, (s, o) in enumerate(zip(opened, offsets, strict=True))
+            scan_one(state, s, i, o, block_size)
+            for i, (s, o) in enumerate(zip(view.shards, offsets, strict=True))
         ]
     else:
-        remote_state = client.scatter(state, broadcast=True)
-        futures = [
-            client.submit(_scan, remote_state, shard, i, o, block_size, pure=False)
-            for i, (shard, o) in enumerate(zip(shards, offsets, strict=True))
-        ]
-        scans = client.gather(futures)
+        from vprmetrics.ranking.distributed import scan_on_cluster
+
+        scans = scan_on_cluster(
+            client, scan_one, state, view.sources, offsets, block_size, retries=retries,
+            progress=progress,
+        )  # fmt: skip
     return merge_scans(state, scans)

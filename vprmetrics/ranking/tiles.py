@@ -99,6 +99,10 @@ def tile_scorer(backend: str, metric: str) -> Callable[..., np.ndarray]:
     """
     if backend == "numpy":
         return lambda q32, x32, out=None: np.matmul(q32, x32.T, out=out)
+    if backend == "torch":  # the faiss convention: the scorer returns d~ itself
+        from vprmetrics.ranking.torch_backend import torch_scorer
+
+        return torch_scorer(metric)
     faiss = require("faiss", "faiss", "the faiss backend")
     kind = faiss.METRIC_L2 if metric == "l2" else faiss.METRIC_INNER_PRODUCT
     if metric == "l2":

@@ -15,7 +15,7 @@ in ``docs/api.md``. Every metric is a pure function of the ranking facts, so
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -289,6 +289,7 @@ def evaluate(
     backend: str = "numpy",
     block_size: int | None = None,
     progress: bool | None = None,
+    ranker: Callable[..., RankingFacts] = rank,
     **settings,
 ) -> Evaluation:
     """Rank ``database`` for every query exactly, then compute every metric of the report.
@@ -297,7 +298,8 @@ def evaluate(
     ``recall_at``, ``recall_at_percent``, ``percent_convention``, ``no_positive``,
     ``map_at``, ``coords``, ``confidence``, ``n_resamples``, ``seed``, ``tie_rtol``).
     Coordinates (``(n, 2)``, UTM metres or lat/lon degrees per ``coords``) add the
-    geographic error section.
+    geographic error section. ``ranker`` replaces :func:`~vprmetrics.ranking.engine.rank`
+    (same arguments), e.g. by a sharded or distributed ranking.
     """
     unknown = set(settings) - set(EvaluationSettings.__dataclass_fields__)
     if unknown:
@@ -313,7 +315,7 @@ def evaluate(
     if k > n:
         raise InputError(f"N = {k} exceeds the database size {n}; ask for N <= {n}")
     start = time.perf_counter()
-    facts = rank(
+    facts = ranker(
         queries,
         database,
         positives,
