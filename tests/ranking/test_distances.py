@@ -17,7 +17,7 @@ from vprmetrics.ranking.tiles import make_block, prepare_query_rows, tile_scorer
 def _float32_distances(q, x, metric, backend):
     """The engine's approximate distances, built as ``scan_tile`` builds them: the float32
     tile, then the block's float64 column, then the query shift."""
-    _, q32, shift, _ = prepare_query_rows(q, metric, backend)
+    _, q32, shift, _, _ = prepare_query_rows(q, metric, backend)
     blk = make_block(x, metric, backend)
     d = tile_scorer(backend, metric)(q32, blk.x32).astype(np.float64)
     if blk.column is not None:
@@ -78,14 +78,17 @@ def test_exact_distances_do_not_depend_on_batch_position():
 
 
 @pytest.mark.parametrize(
-    ("a", "b", "tied"),
+    ("a", "b", "scale", "rtol", "tied"),
     [
-        (1.0, 1.0, True),
-        (1.0, 1.0 + 5e-10, True),
-        (1.0, 1.0 + 2e-9, False),
-        (0.0, 1e-300, False),
-        (-2.0, -2.0 * (1 + 1e-10), True),
+        (1.0, 1.0, 1.0, 1e-9, True),
+        (1.0, 1.0 + 5e-10, 1.0, 1e-9, True),
+        (1.0, 1.0 + 2e-9, 1.0, 1e-9, False),
+        (0.0, 1e-300, 1.0, 1e-9, True),  # near zero, relative to the operands' scale
+        (0.0, 1e-300, 0.0, 1e-9, False),
+        (-5.55e-17, -2.78e-17, 0.648, 1e-9, True),
+        (1.0, 1.0, 1.0, 0.0, True),  # tie_rtol = 0: exact equality
+        (1.0, np.nextafter(1.0, 2.0), 1.0, 0.0, False),
     ],
 )
-def test_ties_examples(a, b, tied):
-    assert bool(ties(np.array([a]), np.array([b]), 1e-9)[0]) is tied
+def test_ties_examples(a, b, scale, rtol, tied):
+    assert bool(ties(np.array([a]), np.array([b]), rtol, np.array([scale]))[0]) is tied

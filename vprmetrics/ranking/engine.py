@@ -14,7 +14,8 @@ Algorithm (docs/metrics.md, "The engine"), for every query ``q``:
    best or tie with it (``d~ - m_q <= min(d~ + m_q)`` plus the tie tolerance) get the exact
    float64 distance.
 2. The database streams in blocks. A float32 GEMM gives ``d~`` for a tile of queries x
-   block. With the band half-width ``w = m_q + 2 tie_rtol (|d*| + m_q)``:
+   block. With the band half-width ``w = m_q + tie_rtol max(s_max, s*)`` (``s_max`` bounds
+   the block's tie scales, ``s*`` is the best positive's):
 
    * ``d~ < d* - w``: surely a negative strictly closer than ``d*`` -> counted in ``L``;
    * ``|d~ - d*| <= w``: re-decided with the exact float64 distance (closer, tied, or not);
@@ -24,9 +25,10 @@ Algorithm (docs/metrics.md, "The engine"), for every query ``q``:
    One pass over the tile (``d~ <= max(d* + w, tau_q + m_q)``) selects everything that is
    not surely farther; the selected entries are classified in float64. Nothing else is
    kept: memory is O(tile + queries x pool), never queries x database.
-3. The pool entries whose lower bound can still reach the k-th place get their exact
-   distance at the end; the top-k is the ``k + 16`` best by (exact distance, index) among
-   them, with tie groups ordered by index.
+3. The pool entries whose lower bound can still reach the k-th place (plus the tie slack
+   ``tie_rtol s_max``, ``s_max`` from the largest database norm) get their exact distance
+   at the end; the top-k is the first k by (tie group, index) among them, whatever a tie
+   group's size (:func:`vprmetrics.ranking.pool.finish_topk`).
 4. ``T = (tied items) - S``. Every exact distance is computed by the same row-wise
    function (:func:`vprmetrics.ranking.exact.exact_segments`), so a positive is never
    counted as a negative and identical database rows always tie.
@@ -53,8 +55,8 @@ from vprmetrics.errors import InputError, InputTypeError
 from vprmetrics.geo.positives import Positives
 from vprmetrics.ranking import limits
 from vprmetrics.ranking.best_positive import best_positives
-from vprmetrics.ranking.distances import check_metric
-from vprmetrics.ranking.exact import exact_pairs
+from vprmetrics.ranking.distances import check_metric, scale_bound
+from vprmetrics.ranking.exact import exact_pairs_scaled, prepare_rows, row_sq_norms
 from vprmetrics.ranking.facts import RankingFacts
 from vprmetrics.ranking.pool import CandidatePool, finish_topk
 from vprmetrics.ranking.state import Counts, QueryState, ShardScan
@@ -152,17 +154,31 @@ def prepare_queries(
     if backend not in BACKENDS:
         raise InputError(f"backend {backend!r} is unknown; use one of {', '.join(BACKENDS)}")
     q, x = _check_inputs(queries, database, positives, k, tie_rtol)
-    q_src, q32, shift, q_norm = prepare_query_rows(q, metric, backend)
+    q_src, q32, shift, q_norm, q_sq = prepare_query_rows(q, metric, backend)
     check_norms(q_norm, "queries")
     with _single_threaded_blas():  # many small GEMMs: thread start-up would dominate
-        d_star, n_tied_pos, first_tied_pos = best_positives(
-            q_src, q32, shift, q_norm, x, positives, metric, backend, tie_rtol
+        d_star, star_scale, n_tied_pos, first_tied_pos = best_positives(
+            q_src, q32, shift, q_norm, q_sq, x, positives, metric, backend, tie_rtol
         )
     return QueryState(
-        q_src, q32, shift, q_norm, d_star, n_tied_pos, first_tied_pos,
-        positives.counts.astype(np.int64), int(x.shape[0]), metric, backend, int(k),
-        float(tie_rtol),
+        q_src, q32, shift, q_norm, q_sq, d_star, star_scale, n_tied_pos, first_tied_pos,
+        positives.counts.astype(np.int64), int(x.shape[0]), max_row_norm(x, metric), metric,
+        backend, int(k), float(tie_rtol),
     )  # fmt: skip
+
+
+def max_row_norm(database, metric: str) -> float:
+    """The largest ``|x|`` of the database rows as the exact distance sees them (1 for
+    cosine), read in bounded chunks; it bounds every tie scale of the top-k."""
+    if metric == "cosine":
+        return 1.0
+    n, dim = database.shape
+    step = max(1, limits.EXACT_ELEMENTS // max(1, dim))
+    best = 0.0
+    for i in range(0, n, step):
+        rows = prepare_rows(database[i : i + step], metric)
+        best = max(best, float(row_sq_norms(rows).max(initial=0.0)))
+    return float(np.sqrt(best))
 
 
 def scan_shard(
@@ -192,9 +208,10 @@ def scan_shard(
     qc = max(1, limits.SCORE_ELEMENTS // bx)
     qc = -(-nq // -(-nq // qc))
     counts = Counts(nq)
+    slack = tie_rtol * scale_bound(state.q_norm, state.x_norm_max, metric)
     pool = CandidatePool(
-        nq, state.k, state.keep, tie_rtol,
-        lambda qi, ids: exact_pairs(state.q_src, x, qi, ids - offset, metric),
+        nq, state.k, state.keep, slack,
+        lambda qi, ids: exact_pairs_scaled(state.q_src, state.q_sq, x, qi, ids - offset, metric),
     )  # fmt: skip
     buffers: dict[tuple[int, int], np.ndarray] = {}
 
@@ -213,8 +230,8 @@ def scan_shard(
     if bar is not None:
         bar.close()
     cq, cid = pool.candidates()
-    exact = exact_pairs(state.q_src, x, cq, cid - offset, metric)
-    return ShardScan(counts.closer, counts.tied_all, counts.tied_before, cq, cid, exact)
+    exact, scale = exact_pairs_scaled(state.q_src, state.q_sq, x, cq, cid - offset, metric)
+    return ShardScan(counts.closer, counts.tied_all, counts.tied_before, cq, cid, exact, scale)
 
 
 def merge_scans(state: QueryState, scans: list[ShardScan]) -> RankingFacts:
@@ -227,10 +244,11 @@ def merge_scans(state: QueryState, scans: list[ShardScan]) -> RankingFacts:
     if np.any(tied_neg[has] < 0):  # would mean the float32 margin was too small
         raise RuntimeError("internal error: a tied positive fell outside the exact band")
     topk_ids, topk_dist = finish_topk(
-        nq, state.keep, state.k,
+        nq, state.k,
         np.concatenate([s.cand_query for s in scans]),
         np.concatenate([s.cand_id for s in scans]),
         np.concatenate([s.cand_dist for s in scans]),
+        np.concatenate([s.cand_scale for s in scans]),
         state.tie_rtol,
     )  # fmt: skip
     zero = np.zeros(nq, dtype=np.int64)

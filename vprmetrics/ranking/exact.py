@@ -18,9 +18,21 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from vprmetrics.ranking import limits
-from vprmetrics.ranking.distances import normalize_rows
+from vprmetrics.ranking.distances import normalize_rows, tie_scale
 
-__all__ = ["exact_distances", "exact_pairs", "exact_segments", "prepare_rows"]
+__all__ = [
+    "exact_distances",
+    "exact_pairs",
+    "exact_pairs_scaled",
+    "exact_segments",
+    "prepare_rows",
+    "row_sq_norms",
+]
+
+
+def row_sq_norms(rows: np.ndarray) -> np.ndarray:
+    """``|x|^2`` of float64 rows (the one computation the tie scales use)."""
+    return np.einsum("ij,ij->i", rows, rows)
 
 
 def exact_distances(q_rows: np.ndarray, x_rows: np.ndarray, metric: str) -> np.ndarray:
@@ -71,20 +83,22 @@ def exact_segments(q_src: np.ndarray, rows: np.ndarray, qi: np.ndarray, metric: 
     return np.negative(out, out=out)
 
 
-def exact_pairs(
-    q_src: np.ndarray, database: np.ndarray, qi: np.ndarray, ids: np.ndarray, metric: str
+def _pairs(
+    q_src: np.ndarray,
+    database: np.ndarray,
+    qi: np.ndarray,
+    ids: np.ndarray,
+    metric: str,
+    x_sq: np.ndarray | None,
 ) -> np.ndarray:
-    """Exact distances of the pairs ``(qi[i], database[ids[i]])`` (entries of a query
-    contiguous; ``database`` any row-indexable array, e.g. one block), rows gathered in
-    chunks of :data:`limits.EXACT_ELEMENTS` float64 values, so memory stays bounded even when
-    every pair must be re-decided (collapsed descriptors); chunks are spread over a few
-    threads (numpy releases the GIL in the gathers and the arithmetic)."""
     out = np.empty(qi.size)
     step = max(1, limits.EXACT_ELEMENTS // q_src.shape[1])
 
     def work(start: int) -> None:
         part = slice(start, start + step)
         rows = prepare_rows(database[ids[part]], metric)
+        if x_sq is not None:
+            x_sq[part] = row_sq_norms(rows)
         out[part] = exact_segments(q_src, rows, qi[part], metric)
 
     starts = range(0, qi.size, step)
@@ -95,3 +109,29 @@ def exact_pairs(
         with ThreadPoolExecutor(limits.THREADS) as pool:
             list(pool.map(work, starts))
     return out
+
+
+def exact_pairs(
+    q_src: np.ndarray, database: np.ndarray, qi: np.ndarray, ids: np.ndarray, metric: str
+) -> np.ndarray:
+    """Exact distances of the pairs ``(qi[i], database[ids[i]])`` (entries of a query
+    contiguous; ``database`` any row-indexable array, e.g. one block), rows gathered in
+    chunks of :data:`limits.EXACT_ELEMENTS` float64 values, so memory stays bounded even when
+    every pair must be re-decided (collapsed descriptors); chunks are spread over a few
+    threads (numpy releases the GIL in the gathers and the arithmetic)."""
+    return _pairs(q_src, database, qi, ids, metric, None)
+
+
+def exact_pairs_scaled(
+    q_src: np.ndarray,
+    q_sq: np.ndarray,
+    database: np.ndarray,
+    qi: np.ndarray,
+    ids: np.ndarray,
+    metric: str,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`exact_pairs` and the pairs' tie scales
+    (:func:`vprmetrics.ranking.distances.tie_scale`; ``q_sq`` the queries' ``|q|^2``)."""
+    x_sq = np.empty(qi.size)
+    d = _pairs(q_src, database, qi, ids, metric, x_sq)
+    return d, tie_scale(q_sq[qi], x_sq, metric)
