@@ -28,7 +28,15 @@ NO_POSITIVE_RULES: tuple[str, ...] = ("miss", "exclude", "error")
 
 @dataclass(frozen=True)
 class Positives:
-    """CSR ground truth: ``ids[lims[q]:lims[q+1]]`` are the positives of query ``q``."""
+    """CSR ground truth: ``ids[lims[q]:lims[q+1]]`` are the positives of query ``q``.
+
+    Rows are normalised once, here: ids sorted ascending and duplicates dropped, so a
+    ground truth written in any order (a user's ``GT.npz``) scores exactly like the sorted
+    one.
+
+    >>> Positives(np.array([0, 3]), np.array([4, 1, 4]), 5).ids.tolist()
+    [1, 4]
+    """
 
     lims: np.ndarray
     ids: np.ndarray
@@ -49,6 +57,13 @@ class Positives:
                 f"positive ids must lie in [0, {self.n_database}); got ids from {ids.min()} "
                 f"to {ids.max()}: check that the ground truth matches this database"
             )
+        if ids.size > 1:
+            row = np.repeat(np.arange(lims.size - 1, dtype=np.int64), np.diff(lims))
+            key = row * max(int(self.n_database), 1) + ids
+            if np.any(np.diff(key) <= 0):  # unsorted or duplicated ids in a row
+                key = np.unique(key)
+                row, ids = np.divmod(key, max(int(self.n_database), 1))
+                lims = np.searchsorted(row, np.arange(lims.size), side="left").astype(np.int64)
         object.__setattr__(self, "lims", lims)
         object.__setattr__(self, "ids", ids)
         object.__setattr__(self, "n_database", int(self.n_database))
