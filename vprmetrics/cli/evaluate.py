@@ -76,8 +76,12 @@ def _raw_inputs(args: argparse.Namespace):
             f"coordinates are {len(q_coords)} queries x {len(d_coords)} database but descriptors "
             f"are {len(queries)} x {len(database)}; give one coordinate row per image"
         )
-    positives = positives_within_radius(q_coords, d_coords, args.radius, coords=coords)
+    radius = 25.0 if args.radius is None else args.radius
+    positives = positives_within_radius(q_coords, d_coords, radius, coords=coords)
     return queries, database, positives, q_coords, d_coords, coords
+
+
+_RAW_ONLY = ("query_utm", "database_utm", "query_latlon", "database_latlon", "radius", "one_to_one")
 
 
 def _protocol_inputs(args: argparse.Namespace):
@@ -91,6 +95,12 @@ def _protocol_inputs(args: argparse.Namespace):
         validate_submission,
     )
 
+    raw = [f"--{n.replace('_', '-')}" for n in _RAW_ONLY if getattr(args, n) not in (None, False)]
+    if raw:
+        raise InputError(
+            f"{', '.join(raw)} only apply to raw arrays; a protocol fixes its own ground truth "
+            f"(drop {raw[0]}, or evaluate without --protocol)"
+        )
     protocol = load_protocol(args.protocol)
     dataset = open_dataset(protocol, args.dataset_root, args.ground_truth)
     if dataset.database_groups is not None:
@@ -201,7 +211,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     gt.add_argument("--database-utm", metavar="DU.npy", help="(n, 2) easting, northing")
     gt.add_argument("--query-latlon", metavar="QL.npy", help="(nq, 2) WGS84 lat, lon degrees")
     gt.add_argument("--database-latlon", metavar="DL.npy", help="(n, 2) WGS84 lat, lon")
-    gt.add_argument("--radius", type=float, default=25.0, help="positive radius in metres (25)")
+    gt.add_argument("--radius", type=float, help="positive radius in metres (25)")
     gt.add_argument("--one-to-one", action="store_true", help="query i pairs database row i")
     proto = p.add_argument_group("protocol")
     proto.add_argument("--protocol", metavar="NAME", help="a protocol name (vprmetrics protocols)")

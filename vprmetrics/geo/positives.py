@@ -20,7 +20,13 @@ import numpy as np
 
 from vprmetrics.errors import InputError
 
-__all__ = ["NO_POSITIVE_RULES", "NoPositiveRule", "Positives", "scored_queries"]
+__all__ = [
+    "NO_POSITIVE_RULES",
+    "NoPositiveRule",
+    "Positives",
+    "scored_by_rule",
+    "scored_queries",
+]
 
 NoPositiveRule = Literal["miss", "exclude", "error"]
 NO_POSITIVE_RULES: tuple[str, ...] = ("miss", "exclude", "error")
@@ -135,15 +141,22 @@ def scored_queries(positives: Positives, rule: str) -> np.ndarray:
 
     ``miss``: every query is scored; one without positives is a failure (the VG benchmark
     convention). ``exclude``: queries without positives are left out (and reported).
-    ``error``: a query without positives raises :class:`InputError`.
+    ``error``: a query without positives raises :class:`InputError` naming the first one.
 
     >>> gt = Positives.from_lists([[0], []], n_database=1)
     >>> scored_queries(gt, "miss").tolist(), scored_queries(gt, "exclude").tolist()
     ([True, True], [True, False])
     """
+    return scored_by_rule(positives.has_positive, rule)
+
+
+def scored_by_rule(has: np.ndarray, rule: str) -> np.ndarray:
+    """:func:`scored_queries` from the per-query "has a positive" flags."""
     if rule not in NO_POSITIVE_RULES:
-        raise InputError(f"no-positive rule {rule!r} is unknown; use one of {NO_POSITIVE_RULES}")
-    has = positives.has_positive
+        raise InputError(
+            f"no-positive rule {rule!r} is unknown; use --no-positive with one of "
+            f"{', '.join(NO_POSITIVE_RULES)}"
+        )
     if rule == "miss":
         return np.ones_like(has)
     if rule == "exclude":

@@ -70,9 +70,9 @@ def pssr_histogram(
     """(counts, edges) of PSSR over the queries in ``mask``, with exact edges ``i / bins``.
 
     >>> from vprmetrics.ranking.facts import RankingFacts
-    >>> z = np.zeros(1, int)
-    >>> f = RankingFacts(np.zeros(1), np.array([16]), z, z + 1, z, z + 1, z[:, None], z[:, None] + 0.0, 20)
-    >>> int(np.flatnonzero(pssr_histogram(f, np.ones(1, bool))[0])[0])  # PSSR 3/20 -> bin 3
+    >>> z = np.zeros(1, int)  # k_q = L + T + S = 16 + 0 + 1 of n = 20: PSSR = 3/20
+    >>> f = RankingFacts(np.zeros(1), z + 16, z, z + 1, z, z + 1, z[:, None], z[:, None], 20)
+    >>> int(np.flatnonzero(pssr_histogram(f, np.ones(1, bool))[0])[0])
     3
     """
     if isinstance(bins, bool) or int(bins) != bins or bins < 1:

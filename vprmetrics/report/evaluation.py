@@ -35,10 +35,20 @@ from vprmetrics.metrics.pssr import pssr, pssr_per_query
 from vprmetrics.metrics.recall import (
     PERCENT_CONVENTIONS,
     per_query_success,
-    percent_cutoff,
+    percent_cutoffs,
+    percent_policy,
+    percent_tie_bounds,
+    recall_at_n,
+    recall_at_percent,
     scored_mask,
+    tie_bounds,
 )
-from vprmetrics.metrics.retrieval import average_precision_per_query, relevance
+from vprmetrics.metrics.retrieval import (
+    average_precision_per_query,
+    map_at_k,
+    precision_at_k,
+    precision_per_query,
+)
 from vprmetrics.metrics.ties import check_policy
 from vprmetrics.ranking.distances import check_metric
 from vprmetrics.ranking.engine import rank
@@ -128,8 +138,8 @@ class Evaluation:
         return rows
 
 
-def _keyed(keys: Sequence, values: Sequence) -> dict[str, float]:
-    return {_key(k): float(v) for k, v in zip(keys, values, strict=True)}
+def _str_keys(values: dict) -> dict:
+    return {_key(k): v for k, v in values.items()}
 
 
 def _key(k) -> str:
@@ -179,7 +189,13 @@ def evaluate_facts(
     query_coords: np.ndarray | None = None,
     database_coords: np.ndarray | None = None,
 ) -> Evaluation:
-    """Every metric of the report from saved or fresh ranking facts."""
+    """Every metric of the report from saved or fresh ranking facts.
+
+    Every number comes from the public metric functions (:func:`recall_at_n`,
+    :func:`recall_at_percent`, :func:`tie_bounds`, :func:`percent_tie_bounds`,
+    :func:`precision_at_k`, :func:`map_at_k`, :func:`pssr`), and every interval from the
+    per-query values behind them, so the report equals what those functions return.
+    """
     s = (settings or EvaluationSettings()).checked(facts.n_database)
     ev = Evaluation(facts, positives, s, query_coords=query_coords, database_coords=database_coords)
     mask = scored_mask(facts, s.no_positive)
@@ -190,32 +206,17 @@ def evaluate_facts(
             f"N = {ns[-1]} exceeds the ranked top-k ({facts.k}); rank with k >= {ns[-1]}"
         )
     ks = s.recall_at_percent
-    convention = PERCENT_CONVENTIONS[s.percent_convention]
-    pct_policy = convention.ties or s.ties
-    cutoffs = [percent_cutoff(k, n, s.percent_convention) for k in ks]
-
-    success = {p: per_query_success(facts, ns, p)[mask] for p in ("optimistic", "pessimistic")}
-    success[s.ties] = per_query_success(facts, ns, s.ties)[mask]
-    pct = {p: per_query_success(facts, cutoffs, p)[mask] for p in ("optimistic", "pessimistic")}
-    pct[pct_policy] = per_query_success(facts, cutoffs, pct_policy)[mask]
+    conv = s.percent_convention
+    pct_policy = percent_policy(conv, s.ties)
+    cutoffs = percent_cutoffs(ks, n, conv)
     ps = pssr(facts, s.no_positive)
-    rel = relevance(facts, positives)[mask]
-    ap = (
-        np.stack([average_precision_per_query(facts, positives, k)[mask] for k in s.map_at], axis=1)
-        if s.map_at
-        else np.zeros((int(mask.sum()), 0))
-    )
-    precision = np.stack([rel[:, :k].mean(axis=1) for k in s.map_at], axis=1) if s.map_at else ap
+    maps = s.map_at
 
-    def bounds(table, keys):
-        return {
-            _key(k): {
-                "optimistic": float(table["optimistic"][:, i].mean()),
-                "pessimistic": float(table["pessimistic"][:, i].mean()),
-                "gap": float(table["optimistic"][:, i].mean() - table["pessimistic"][:, i].mean()),
-            }
-            for i, k in enumerate(keys)
-        }
+    def per_query(values: list[np.ndarray]) -> np.ndarray:
+        return np.stack(values, axis=1)[mask] if values else np.zeros((int(mask.sum()), 0))
+
+    def intervals(keys, values: np.ndarray) -> dict[str, list[float]]:
+        return _interval_dict(keys, values, s)
 
     report = {
         "n_queries": facts.n_queries,
@@ -226,10 +227,10 @@ def evaluate_facts(
         "metric": facts.metric,
         "ties": s.ties,
         "tie_rtol": facts.tie_rtol,
-        "recall_at_n": _keyed(ns, success[s.ties].mean(axis=0)),
-        "recall_at_percent": _keyed(ks, pct[pct_policy].mean(axis=0)),
+        "recall_at_n": _str_keys(recall_at_n(facts, ns, s.ties, s.no_positive)),
+        "recall_at_percent": _str_keys(recall_at_percent(facts, ks, s.ties, s.no_positive, conv)),
         "recall_at_percent_cutoffs": {_key(k): c for k, c in zip(ks, cutoffs, strict=True)},
-        "recall_at_percent_convention": s.percent_convention,
+        "recall_at_percent_convention": conv,
         "recall_at_percent_ties": pct_policy,
         "pssr": {
             "mean": ps.mean,
@@ -240,20 +241,29 @@ def evaluate_facts(
             },
             "fraction_for_recall": {_key(t): v for t, v in ps.fraction_for_recall.items()},
         },
-        "map_at_k": _keyed(s.map_at, ap.mean(axis=0)),
-        "precision_at_k": _keyed(s.map_at, precision.mean(axis=0)),
-        "tie_bounds": {"recall_at_n": bounds(success, ns), "recall_at_percent": bounds(pct, ks)},
+        "map_at_k": _str_keys(map_at_k(facts, positives, maps, s.no_positive)) if maps else {},
+        "precision_at_k": (
+            _str_keys(precision_at_k(facts, positives, maps, s.no_positive)) if maps else {}
+        ),
+        "tie_bounds": {
+            "recall_at_n": _str_keys(tie_bounds(facts, ns, s.no_positive)),
+            "recall_at_percent": _str_keys(percent_tie_bounds(facts, ks, s.no_positive, conv)),
+        },
         "confidence_intervals": {
             "level": s.confidence,
             "method": f"{interval_method(int(mask.sum()))} bootstrap over queries "
             "(scipy.stats.bootstrap)",
             "n_resamples": s.n_resamples,
             "seed": s.seed,
-            "recall_at_n": _interval_dict(ns, success[s.ties], s),
-            "recall_at_percent": _interval_dict(ks, pct[pct_policy], s),
-            "pssr_mean": _interval_dict(["mean"], ps.per_query[:, None], s)["mean"],
-            "map_at_k": _interval_dict(s.map_at, ap, s),
-            "precision_at_k": _interval_dict(s.map_at, precision, s),
+            "recall_at_n": intervals(ns, per_query_success(facts, ns, s.ties)[mask]),
+            "recall_at_percent": intervals(ks, per_query_success(facts, cutoffs, pct_policy)[mask]),
+            "pssr_mean": intervals(["mean"], ps.per_query[:, None])["mean"],
+            "map_at_k": intervals(
+                maps, per_query([average_precision_per_query(facts, positives, k) for k in maps])
+            ),
+            "precision_at_k": intervals(
+                maps, per_query([precision_per_query(facts, positives, k) for k in maps])
+            ),
         },
     }
     if query_coords is not None:
