@@ -15,7 +15,7 @@ import sys
 import numpy as np
 
 from vprmetrics.checks import as_cutoffs, as_percentages, check_shape, load_npy
-from vprmetrics.errors import InputError, ProtocolError
+from vprmetrics.errors import InputError
 from vprmetrics.geo.ground_truth import positives_within_radius
 from vprmetrics.geo.positives import NO_POSITIVE_RULES, Positives
 from vprmetrics.metrics.recall import PERCENT_CONVENTIONS
@@ -103,11 +103,6 @@ def _protocol_inputs(args: argparse.Namespace):
         )
     protocol = load_protocol(args.protocol)
     dataset = open_dataset(protocol, args.dataset_root, args.ground_truth)
-    if dataset.database_groups is not None:
-        raise ProtocolError(
-            f"protocol {protocol.name!r} ranks panoramas (one distance per group of cutouts), "
-            "which this version cannot score yet; use the cutout protocol 'tokyo247'"
-        )
     files = args.submission or [args.queries, args.database]
     if any(f is None for f in files):
         raise InputError("with --protocol give --submission S.npz (or --queries and --database)")
@@ -120,6 +115,10 @@ def _protocol_inputs(args: argparse.Namespace):
             print(f"vprmetrics evaluate: {problem}", file=sys.stderr)
     raise_for_problems(problems)
     positives = dataset.ground_truth()
+    database, d_coords, grouping = submission.database, dataset.database_coords, {}
+    if dataset.database_groups is not None:  # rank groups (panoramas) by their closest row
+        database, d_coords, grouping = _grouped(database, d_coords, dataset.database_groups)
+        positives = dataset.grouped_ground_truth()
     extra = {
         "protocol": {
             **provenance(protocol, positives, submission),
@@ -135,15 +134,20 @@ def _protocol_inputs(args: argparse.Namespace):
         "no_positive": protocol.no_positive,
         "coords": protocol.coordinates if protocol.coordinates in ("utm", "latlon") else "utm",
     }
-    return (
-        submission.queries,
-        submission.database,
-        positives,
-        dataset.query_coords,
-        dataset.database_coords,
-        defaults,
-        extra,
-    )
+    return submission.queries, database, positives, dataset.query_coords, d_coords, \
+        {**defaults, **grouping}, extra  # fmt: skip
+
+
+def _grouped(database, coords, labels: np.ndarray):
+    """Database rows ordered by group (stable; groups numbered by first appearance), the
+    coordinates of each group's first row, and the ``database_groups`` setting."""
+    order = np.argsort(labels, kind="stable")
+    if not np.array_equal(order, np.arange(labels.size)):
+        database = np.asarray(database)[order]
+    sorted_labels = labels[order]
+    first = np.flatnonzero(np.r_[True, sorted_labels[1:] != sorted_labels[:-1]])
+    group_coords = None if coords is None else np.asarray(coords)[order][first]
+    return database, group_coords, {"database_groups": sorted_labels}
 
 
 def run(args: argparse.Namespace) -> int:

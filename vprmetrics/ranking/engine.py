@@ -278,6 +278,8 @@ def rank(
     block_size: int | None = None,
     backend: str = "numpy",
     progress: bool | None = None,
+    database_groups=None,
+    query_groups=None,
 ) -> RankingFacts:
     """Rank ``database`` for every query exactly and return the :class:`RankingFacts`.
 
@@ -287,7 +289,18 @@ def rank(
     database rows per block (default: about 16 MB of float32 scores per tile);
     ``backend`` ``"numpy"`` (BLAS sgemm) or ``"faiss"`` (faiss's sgemm). The same steps
     run shard by shard in :func:`vprmetrics.ranking.shards.rank_sharded`.
+    ``database_groups`` / ``query_groups`` (one label per row, each group's rows
+    consecutive) rank groups instead of items, by the minimum over member pairs
+    (:func:`vprmetrics.ranking.groups.rank_groups`); ``positives`` is then over groups.
     """
+    if database_groups is not None or query_groups is not None:
+        from vprmetrics.ranking.groups import rank_groups
+
+        return rank_groups(
+            queries, database, positives, database_groups=database_groups,
+            query_groups=query_groups, metric=metric, k=k, tie_rtol=tie_rtol,
+            block_size=block_size, backend=backend,
+        )  # fmt: skip
     state = prepare_queries(
         queries, database, positives, metric=metric, k=k, tie_rtol=tie_rtol, backend=backend
     )

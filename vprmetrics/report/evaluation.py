@@ -272,6 +272,11 @@ def evaluate_facts(
     return ev
 
 
+def _n_groups(labels) -> int:
+    labels = np.asarray(labels)
+    return int(labels.max()) + 1 if labels.size and np.issubdtype(labels.dtype, np.integer) else 0
+
+
 def evaluate(
     queries: np.ndarray,
     database: np.ndarray,
@@ -282,6 +287,8 @@ def evaluate(
     backend: str = "numpy",
     block_size: int | None = None,
     progress: bool | None = None,
+    database_groups=None,
+    query_groups=None,
     **settings,
 ) -> Evaluation:
     """Rank ``database`` for every query exactly, then compute every metric of the report.
@@ -290,17 +297,20 @@ def evaluate(
     ``recall_at``, ``recall_at_percent``, ``percent_convention``, ``no_positive``,
     ``map_at``, ``coords``, ``confidence``, ``n_resamples``, ``seed``, ``tie_rtol``).
     Coordinates (``(n, 2)``, UTM metres or lat/lon degrees per ``coords``) add the
-    geographic error section.
+    geographic error section. ``database_groups`` / ``query_groups`` (one label per row,
+    each group's rows consecutive) rank groups by their closest member pair; then
+    ``positives`` and the coordinates are one per group.
     """
     unknown = set(settings) - set(EvaluationSettings.__dataclass_fields__)
     if unknown:
         raise InputError(f"unknown evaluation setting(s) {sorted(unknown)}; see EvaluationSettings")
-    n = len(database)
+    n = len(database) if database_groups is None else _n_groups(database_groups)
+    nq = len(queries) if query_groups is None else _n_groups(query_groups)
     s = EvaluationSettings(**settings).checked(n)
     if (query_coords is None) != (database_coords is None):
         raise InputError("give both query_coords and database_coords, or neither")
     if query_coords is not None and database_coords is not None:
-        query_coords = as_geo_coordinates(query_coords, "query coordinates", s.coords, len(queries))
+        query_coords = as_geo_coordinates(query_coords, "query coordinates", s.coords, nq)
         database_coords = as_geo_coordinates(database_coords, "database coordinates", s.coords, n)
     k = max([*s.recall_at, *s.map_at])
     if k > n:
@@ -316,11 +326,21 @@ def evaluate(
         block_size=block_size,
         backend=backend,
         progress=progress,
+        database_groups=database_groups,
+        query_groups=query_groups,
     )
     seconds = time.perf_counter() - start
     ev = evaluate_facts(
         facts, positives, s, query_coords=query_coords, database_coords=database_coords
     )
+    if database_groups is not None or query_groups is not None:
+        ev.report["groups"] = {
+            "reduction": "min over member pairs",
+            "database_groups": n,
+            "database_rows": len(database),
+            "query_groups": nq,
+            "query_rows": len(queries),
+        }
     ev.report["timing"] = {
         "ranking_s": seconds,
         "per_query_ms": 1000.0 * seconds / max(1, facts.n_queries),
