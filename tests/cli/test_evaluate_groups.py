@@ -106,3 +106,34 @@ def test_no_positive_error_names_the_first_query(tmp_path, capsys):
     )  # fmt: skip
     err = capsys.readouterr().err
     assert code == 2 and "first: query 10" in err and "--no-positive miss" in err
+
+
+def test_query_crops_rank_by_their_closest_crop(tokyo):
+    """``query_groups`` in the submission: 3 crops per query, the closest crop counts."""
+    root, queries, database, pano, grid, q_xy = tokyo
+    rng = np.random.default_rng(7)
+    crops = np.repeat(queries, 3, axis=0) + 0.3 * rng.normal(size=(3 * N_QUERY, 8))
+    crops = crops.astype(np.float32)
+    with np.load(root / "S.npz") as s:
+        ids = {k: s[k] for k in ("query_ids", "database_ids")}
+    np.savez(
+        root / "S3.npz", queries=crops, database=database,
+        query_groups=np.repeat(np.arange(N_QUERY), 3), **ids,
+    )  # fmt: skip
+    out = root / "crops.json"
+    code = main(
+        ["evaluate", "--protocol", "tokyo247-netvlad", "--dataset-root", str(root),
+         "--submission", str(root / "S3.npz"), "--json", str(out), "--n-resamples", "20"]
+    )  # fmt: skip
+    assert code == 0
+    report = json.loads(out.read_text())
+    assert report["groups"]["query_rows"] == 3 * N_QUERY and report["n_queries"] == N_QUERY
+    d = ((crops[:, None, :].astype(np.float64) - database[None].astype(np.float64)) ** 2).sum(-1)
+    d = d.reshape(N_QUERY, 3, -1).min(axis=1)
+    per_pano = np.full((N_QUERY, N_PANO), np.inf)
+    np.minimum.at(per_pano, (slice(None), pano), d)
+    geo = np.sqrt(((q_xy[:, None, :] - grid[None]) ** 2).sum(-1)) <= 25.0
+    best_pos = np.where(geo, per_pano, np.inf).min(axis=1)
+    rank = (per_pano < best_pos[:, None]).sum(axis=1)
+    for n in (1, 5):
+        assert report["recall_at_n"][str(n)] == pytest.approx(np.mean(rank < n), abs=1e-12)

@@ -119,6 +119,8 @@ def _protocol_inputs(args: argparse.Namespace):
     if dataset.database_groups is not None:  # rank groups (panoramas) by their closest row
         database, d_coords, grouping = _grouped(database, d_coords, dataset.database_groups)
         positives = dataset.grouped_ground_truth()
+    if submission.query_groups is not None:  # several crops per query: the closest counts
+        grouping["query_groups"] = submission.query_groups
     extra = {
         "protocol": {
             **provenance(protocol, positives, submission),
