@@ -11,15 +11,19 @@ from hypothesis import strategies as st
 
 from vprmetrics.ranking.distances import float32_margin, ties
 from vprmetrics.ranking.exact import exact_distances
-from vprmetrics.ranking.tiles import make_block, prepare_query_rows, tile_scorer
+from vprmetrics.ranking.tiles import chunked_scores, make_block, prepare_query_rows, tile_scorer
 
 
-def _float32_distances(q, x, metric, backend):
+def _float32_distances(q, x, metric, backend, chunk=None):
     """The engine's approximate distances, built as ``scan_tile`` builds them: the float32
-    tile, then the block's float64 column, then the query shift."""
+    tile (or the float64 sum of chunked float32 tiles), then the block's float64 column,
+    then the query shift."""
     _, q32, shift, _, _ = prepare_query_rows(q, metric, backend)
     blk = make_block(x, metric, backend)
-    d = tile_scorer(backend, metric)(q32, blk.x32).astype(np.float64)
+    if chunk is not None:
+        d = chunked_scores(q32, blk.x32, chunk)
+    else:
+        d = tile_scorer(backend, metric)(q32, blk.x32).astype(np.float64)
     if blk.column is not None:
         d += blk.column
     return d + shift[:, None]
@@ -35,8 +39,11 @@ BACKENDS = ["numpy"] + (["faiss"] if importlib.util.find_spec("faiss") else [])
     st.integers(0, 2**31 - 1),
     st.sampled_from(BACKENDS),
     st.sampled_from([np.float64, np.float32]),
+    st.sampled_from([None, 1, 7, 64]),
 )
-def test_float32_margin_bounds_the_gemm_error(dim, metric, kind, seed, backend, dtype):
+def test_float32_margin_bounds_the_gemm_error(dim, metric, kind, seed, backend, dtype, chunk):
+    if chunk is not None:
+        backend = "numpy"  # the engine chunks only numpy's GEMM
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(40, dim))
     q = rng.normal(size=(7, dim))
@@ -52,11 +59,11 @@ def test_float32_margin_bounds_the_gemm_error(dim, metric, kind, seed, backend, 
         x *= 1e-39
         q *= 1e-39
     q, x = q.astype(dtype), x.astype(dtype)  # float32 rows are the GEMM operand as they are
-    approx = _float32_distances(q, x, metric, backend)
+    approx = _float32_distances(q, x, metric, backend, chunk)
     exact = np.array([exact_distances(np.repeat(qi[None], len(x), 0), x, metric) for qi in q])
     q_norm = np.ones(len(q)) if metric == "cosine" else np.linalg.norm(q, axis=1)
     x_max = 1.0 if metric == "cosine" else float(np.linalg.norm(x, axis=1).max())
-    bound = float32_margin(dim, q_norm, x_max, metric) / 2  # the engine uses twice the bound
+    bound = float32_margin(dim, q_norm, x_max, metric, chunk) / 2  # the engine uses twice the bound
     assert np.all(np.abs(approx - exact) <= bound[:, None])
 
 

@@ -90,32 +90,48 @@ def ties(a: np.ndarray, b: np.ndarray, rtol: float, scale: np.ndarray) -> np.nda
     return np.abs(a - b) <= rtol * np.asarray(scale, dtype=np.float64)
 
 
-def float32_margin(dim: int, q_norm: np.ndarray, x_norm_max: float, metric: str) -> np.ndarray:
+def float32_margin(
+    dim: int, q_norm: np.ndarray, x_norm_max: float, metric: str, chunk: int | None = None
+) -> np.ndarray:
     """An upper bound on ``|d32 - d|``, the error of a float32 GEMM distance.
 
-    With ``u = 2^-24`` and ``g = (dim + 8) u / (1 - (dim + 8) u)`` (Higham's gamma for a
-    dot product of length ``dim``, plus the rounding of float64 inputs to float32 and of
+    With ``u = 2^-24`` and ``g = (c + 8) u / (1 - (c + 8) u)`` (Higham's gamma for a
+    dot product of length ``c``, plus the rounding of float64 inputs to float32 and of
     the final additions), a float32 distance computed as ``|q|^2 + |x|^2 - 2 q.x`` (l2) or
     ``-q.x`` (ip, cosine on unit rows) differs from the exact one by at most
 
     * l2: ``g (|q| + |x|)^2``
     * ip, cosine: ``g |q| |x|``
 
-    whatever the summation order or blocking, as long as nothing underflows. Underflow
-    (and the flush-to-zero mode some BLAS kernels run in) adds an absolute error of at
-    most ``eta = 2^-126`` per rounding, so the bound gains the term
-    ``4 (dim + 8) eta (1 + sqrt(dim) (|q| + |x|))``. The engine uses twice that bound with the
-    largest ``|x|`` of the database block, so the band it re-decides in float64 always
-    contains every item that could tie with, or be ordered differently from, the best
-    positive. ``tests/test_distances.py`` checks the bound on adversarial inputs.
+    whatever the summation order or blocking, as long as nothing underflows. ``c`` is
+    ``dim``, or ``chunk`` when the inner dimension is split into chunks whose float32
+    partial products are added in float64: each chunk errs by at most ``g_c`` times its
+    share of ``sum |q_i x_i|``, which sums to ``g_c |q| |x|`` (Cauchy-Schwarz), and the
+    float64 sum of the ``p = ceil(dim / chunk)`` partials adds ``(p + 2) 2^-53`` of the
+    same bound. Underflow (and the flush-to-zero mode some BLAS kernels run in) adds an
+    absolute error of at most ``eta = 2^-126`` per rounding, so the bound gains the term
+    ``4 (dim + 8 p) eta (1 + sqrt(dim) (|q| + |x|))``. The engine uses twice that bound
+    with the largest ``|x|`` of the database block, so the band it re-decides in float64
+    always contains every item that could tie with, or be ordered differently from, the
+    best positive. ``tests/ranking/test_distances.py`` checks the bound on adversarial
+    inputs, chunked and not.
 
     >>> float(float32_margin(128, np.array([1.0]), 1.0, "ip")[0]) < 2e-5
     True
+    >>> a, b = (float32_margin(16384, np.ones(1), 1.0, "ip", c)[0] for c in (None, 512))
+    >>> bool(b < a / 25)
+    True
     """
-    n = dim + 8
+    c = dim if chunk is None or chunk >= dim else int(chunk)
+    parts = -(-dim // c)
+    n = c + 8
     gamma = n * UNIT_ROUNDOFF_F32 / (1.0 - n * UNIT_ROUNDOFF_F32)
+    if parts > 1:
+        gamma += (parts + 2) * 2.0**-53 * (1.0 + gamma)
     q_norm = np.asarray(q_norm, dtype=np.float64)
-    underflow = 4.0 * n * SMALLEST_NORMAL_F32 * (1.0 + np.sqrt(dim) * (q_norm + x_norm_max))
+    underflow = (
+        4.0 * (dim + 8 * parts) * SMALLEST_NORMAL_F32 * (1.0 + np.sqrt(dim) * (q_norm + x_norm_max))
+    )
     if metric == "l2":
         return 2.0 * (gamma * (q_norm + x_norm_max) ** 2 + underflow)
     return 2.0 * (gamma * q_norm * x_norm_max + underflow)

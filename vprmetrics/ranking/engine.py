@@ -63,6 +63,7 @@ from vprmetrics.ranking.state import Counts, QueryState, ShardScan
 from vprmetrics.ranking.tiles import (
     TileContext,
     check_norms,
+    chunked_scores,
     make_block,
     prepare_query_rows,
     scan_tile,
@@ -214,6 +215,10 @@ def scan_shard(
         lambda qi, ids: exact_pairs_scaled(state.q_src, state.q_sq, x, qi, ids - offset, metric),
     )  # fmt: skip
     buffers: dict[tuple[int, int], np.ndarray] = {}
+    # a dense band (weak models, large dim): split the GEMM's inner dimension so the proven
+    # float32 bound, and with it the band, shrinks by dim / GEMM_CHUNK (same facts)
+    chunk: int | None = None
+    decided = backend != "numpy" or dim <= limits.CHUNK_MIN_DIM or limits.GEMM_CHUNK >= dim
 
     bar = _progress(-(-n // bx), progress, "ranking")
     for b0 in range(0, n, bx):
@@ -221,10 +226,18 @@ def scan_shard(
         for q0 in range(0, nq, qc):
             rows = slice(q0, min(nq, q0 + qc))
             shape = (rows.stop - rows.start, blk.x32.shape[0])
-            if backend == "numpy" and shape not in buffers:
-                buffers[shape] = np.empty(shape, dtype=np.float32)
-            s = tile(state.q32[rows], blk.x32, buffers.get(shape))
-            scan_tile(s, TileContext(state, blk, rows, offset + b0, counts, pool))
+            if chunk is not None:
+                s = chunked_scores(state.q32[rows], blk.x32, chunk)
+            else:
+                if backend == "numpy" and shape not in buffers:
+                    buffers[shape] = np.empty(shape, dtype=np.float32)
+                s = tile(state.q32[rows], blk.x32, buffers.get(shape))
+            ctx = TileContext(state, blk, rows, offset + b0, counts, pool, chunk)
+            n_band = scan_tile(s, ctx)
+            if not decided:
+                decided = True
+                if n_band > limits.CHUNK_BAND_SHARE * s.size:
+                    chunk = limits.GEMM_CHUNK
         if bar is not None:
             bar.update(1)
     if bar is not None:

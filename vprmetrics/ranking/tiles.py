@@ -34,6 +34,7 @@ __all__ = [
     "Block",
     "TileContext",
     "check_norms",
+    "chunked_scores",
     "make_block",
     "prepare_query_rows",
     "scan_tile",
@@ -108,6 +109,22 @@ def tile_scorer(backend: str, metric: str) -> Callable[..., np.ndarray]:
     return lambda q32, x32, out=None: -faiss.pairwise_distances(q32, x32, metric=kind)
 
 
+def chunked_scores(q32: np.ndarray, x32: np.ndarray, chunk: int) -> np.ndarray:
+    """``q32 @ x32.T`` as the float64 sum of float32 GEMMs over inner-dimension chunks of
+    length ``chunk``: its proven error bound scales with ``chunk``, not the dimension
+    (:func:`vprmetrics.ranking.distances.float32_margin` with ``chunk``).
+
+    >>> q = np.ones((1, 5), np.float32); float(chunked_scores(q, q, 2)[0, 0])
+    5.0
+    """
+    acc = np.zeros((q32.shape[0], x32.shape[0]))
+    part = np.empty(acc.shape, dtype=np.float32)
+    for k0 in range(0, q32.shape[1], chunk):
+        np.matmul(q32[:, k0 : k0 + chunk], x32[:, k0 : k0 + chunk].T, out=part)
+        acc += part
+    return acc
+
+
 def check_norms(norms: np.ndarray, name: str) -> None:
     if norms.size and norms.max() > MAX_NORM_F32:
         raise InputError(
@@ -127,15 +144,18 @@ class TileContext:
     offset: int
     counts: Counts
     pool: CandidatePool
+    chunk: int | None = None  # the inner-dimension chunk of the scores, if chunked
 
 
-def scan_tile(s: np.ndarray, ctx: TileContext) -> None:
+def scan_tile(s: np.ndarray, ctx: TileContext) -> int:
     """Classify one float32 score tile (queries ``ctx.rows`` x the block at ``ctx.offset``).
 
     With ``d~ = s + column + shift`` and the band half-width
     ``w = m_q + tie_rtol max(s_max, s*)`` (``s_max`` a bound on the block's tie scales,
     ``s*`` the best positive's): ``d~ < d* - w`` counts in ``L``;
     ``|d~ - d*| <= w`` is re-decided in float64; ``d~ - m_q <= tau_q`` enters the pool.
+    ``s`` is float32, or float64 from :func:`chunked_scores`. Returns the number of entries
+    re-decided in float64 (the band).
     """
     state, blk, rows, b0 = ctx.state, ctx.block, ctx.rows, ctx.offset
     counts, pool, rtol, metric = ctx.counts, ctx.pool, state.tie_rtol, state.metric
@@ -145,7 +165,7 @@ def scan_tile(s: np.ndarray, ctx: TileContext) -> None:
     col_min = col_max = 0.0
     if blk.column is not None:
         col_min, col_max = float(blk.column.min()), float(blk.column.max())
-    margin = float32_margin(q_src.shape[1], state.q_norm[rows], blk.norm_max, metric)
+    margin = float32_margin(q_src.shape[1], state.q_norm[rows], blk.norm_max, metric, ctx.chunk)
     counted = state.has[rows]
     ds = np.where(counted, d_star[rows], 0.0)
     star_scale = np.where(counted, state.star_scale[rows], 0.0)
@@ -179,7 +199,7 @@ def scan_tile(s: np.ndarray, ctx: TileContext) -> None:
         mask |= np.less_equal(s, round_up32(upper - sh - col_min)[:, None])  # top-k ones
     idx = np.flatnonzero(mask)
     if idx.size == 0:
-        return
+        return 0
     r, c = np.divmod(idx, nb)
     v32 = s.reshape(-1)[idx]
     v = v32.astype(np.float64)
@@ -194,7 +214,8 @@ def scan_tile(s: np.ndarray, ctx: TileContext) -> None:
         counts.closer[rows] += np.bincount(r[is_closer & ~already], minlength=nr)
         is_closer |= already
     band = ~is_closer & (v <= hi[r])
-    if band.any():
+    n_band = int(np.count_nonzero(band))
+    if n_band:
         bq = r[band] + rows.start
         bd = exact_pairs(q_src, blk.src, bq, c[band], metric)
         bj = c[band] + b0
@@ -218,3 +239,4 @@ def scan_tile(s: np.ndarray, ctx: TileContext) -> None:
         cand = v <= upper[r]
     if cand.any():
         pool.insert(r[cand] + rows.start, c[cand] + b0, v[cand] - m[cand], v[cand] + m[cand])
+    return n_band
