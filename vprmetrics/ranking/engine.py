@@ -62,6 +62,7 @@ from vprmetrics.ranking.pool import CandidatePool, finish_topk
 from vprmetrics.ranking.state import Counts, QueryState, ShardScan
 from vprmetrics.ranking.tiles import (
     TileContext,
+    band_share,
     check_norms,
     chunked_scores,
     make_block,
@@ -223,6 +224,12 @@ def scan_shard(
     bar = _progress(-(-n // bx), progress, "ranking")
     for b0 in range(0, n, bx):
         blk = make_block(x[b0 : b0 + bx], metric, backend)
+        if not decided:  # probe a few queries before paying for a dense band
+            decided = True
+            if band_share(state, blk, slice(0, min(nq, limits.CHUNK_PROBE)), tile) > (
+                limits.CHUNK_BAND_SHARE
+            ):
+                chunk = limits.GEMM_CHUNK
         for q0 in range(0, nq, qc):
             rows = slice(q0, min(nq, q0 + qc))
             shape = (rows.stop - rows.start, blk.x32.shape[0])
@@ -232,12 +239,7 @@ def scan_shard(
                 if backend == "numpy" and shape not in buffers:
                     buffers[shape] = np.empty(shape, dtype=np.float32)
                 s = tile(state.q32[rows], blk.x32, buffers.get(shape))
-            ctx = TileContext(state, blk, rows, offset + b0, counts, pool, chunk)
-            n_band = scan_tile(s, ctx)
-            if not decided:
-                decided = True
-                if n_band > limits.CHUNK_BAND_SHARE * s.size:
-                    chunk = limits.GEMM_CHUNK
+            scan_tile(s, TileContext(state, blk, rows, offset + b0, counts, pool, chunk))
         if bar is not None:
             bar.update(1)
     if bar is not None:

@@ -21,4 +21,5 @@ UNION_GEMM_RATIO = 16  # positives pass: one GEMM when queries x union <= this x
 DENSE_TILE = 32  # a tile selecting more than 1/DENSE_TILE of its entries is tightened
 GEMM_CHUNK = 512  # inner-dimension chunk of the float32 GEMM when the band is dense
 CHUNK_MIN_DIM = 1024  # ... only above this many dimensions
-CHUNK_BAND_SHARE = 1 / 512  # chunk once a tile re-decides more than this share of its entries
+CHUNK_BAND_SHARE = 1 / 512  # chunk when the float32 band holds more than this share of a tile
+CHUNK_PROBE = 256  # queries scored against the first block to measure that share

@@ -33,6 +33,7 @@ from vprmetrics.ranking.state import Counts, QueryState
 __all__ = [
     "Block",
     "TileContext",
+    "band_share",
     "check_norms",
     "chunked_scores",
     "make_block",
@@ -145,6 +146,20 @@ class TileContext:
     counts: Counts
     pool: CandidatePool
     chunk: int | None = None  # the inner-dimension chunk of the scores, if chunked
+
+
+def band_share(state: QueryState, blk: Block, rows: slice, tile: Callable) -> float:
+    """The share of (query, item) pairs of ``rows`` x ``blk`` inside the float32 band
+    around d* (what an unchunked scan would re-decide in float64)."""
+    v = tile(state.q32[rows], blk.x32).astype(np.float64)
+    if blk.column is not None:
+        v += blk.column
+    v += state.shift[rows, None]
+    m = float32_margin(state.q_src.shape[1], state.q_norm[rows], blk.norm_max, state.metric)
+    scale = scale_bound(state.q_norm[rows], blk.norm_max, state.metric)
+    width = m + state.tie_rtol * np.maximum(scale, state.star_scale[rows])
+    ds = np.where(state.has[rows], state.d_star[rows], np.inf)
+    return float(np.count_nonzero(np.abs(v - ds[:, None]) <= width[:, None])) / max(v.size, 1)
 
 
 def scan_tile(s: np.ndarray, ctx: TileContext) -> int:
