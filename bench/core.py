@@ -497,9 +497,7 @@ def _table(rows: list[dict], sizes: dict[str, tuple[int, int, int]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
-    parser.add_argument(
-        "--contenders", nargs="+", default=list(CONTENDERS[:4]), choices=CONTENDERS
-    )
+    parser.add_argument("--contenders", nargs="+", default=list(CONTENDERS[:4]), choices=CONTENDERS)
     parser.add_argument("--reps", type=int, default=2, help="timed runs (best is kept)")
     parser.add_argument("--scale", type=float, default=1.0, help="scale the sizes (iterating)")
     parser.add_argument("--json", type=Path, help="also write the raw results here")

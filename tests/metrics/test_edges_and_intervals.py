@@ -59,3 +59,14 @@ def test_interval_of_the_review_case_is_independent():
     alone = bootstrap_interval(a[:, None], seed=0)
     together = bootstrap_interval(np.stack([b, a], axis=1), seed=0)
     assert (alone[0][0], alone[1][0]) == (together[0][1], together[1][1])
+
+
+def test_percentile_interval_depends_only_on_its_column_and_covers_the_mean():
+    rng = np.random.default_rng(9)
+    a = (rng.random(6000) < 0.8).astype(float)
+    b = rng.random(6000)
+    alone = bootstrap_interval(a[:, None], seed=3, method="percentile")
+    together = bootstrap_interval(np.stack([b, a], axis=1), seed=3, method="percentile")
+    assert (alone[0][0], alone[1][0]) == (together[0][1], together[1][1])
+    assert alone[0][0] < a.mean() < alone[1][0]
+    assert alone[1][0] - alone[0][0] < 4.5 * np.sqrt(0.8 * 0.2 / 6000)

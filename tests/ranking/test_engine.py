@@ -10,7 +10,7 @@ from tests.helpers.oracle import oracle
 from tests.helpers.strategies import problems
 
 from vprmetrics import InputError, InputTypeError, Positives
-from vprmetrics.ranking import limits
+from vprmetrics.ranking import engine, limits
 from vprmetrics.ranking.engine import rank
 
 
@@ -243,6 +243,10 @@ def test_weak_model_at_large_dim_switches_to_chunks_and_stays_exact(monkeypatch)
     db = rng.normal(size=(300, 2048)).astype(np.float32)
     q = rng.normal(size=(40, 2048)).astype(np.float32)
     gt = Positives.from_lists([[int(j)] for j in rng.integers(0, 300, 40)], 300)
+    calls = []
+    real = engine.chunked_scores
+    monkeypatch.setattr(engine, "chunked_scores", lambda *a: calls.append(1) or real(*a))
     chunked = rank(q, db, gt, metric="ip", k=5, block_size=50)
+    assert len(calls) == 6  # every tile was scored in chunks
     monkeypatch.setattr(limits, "CHUNK_BAND_SHARE", np.inf)
     assert rank(q, db, gt, metric="ip", k=5, block_size=50) == chunked
