@@ -157,7 +157,7 @@ def _published_percent_hit(f: dict, percent: str, n: int, convention: str) -> Fr
     if convention == "university1652":  # index[:round(n / 100) + 1], argsort order
         return Fraction(int(stable <= round(share) + 1))
     assert convention == "pointnetvlad"  # threshold = max(int(round(n / 100.0)), 1)
-    return Fraction(int(stable <= max(int(round(share)), 1)))
+    return Fraction(int(stable <= max(round(share), 1)))
 
 
 @given(
