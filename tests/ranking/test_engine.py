@@ -233,6 +233,7 @@ def test_chunked_gemm_path_gives_identical_facts(problem, metric, k):
         mp.setattr(limits, "CHUNK_MIN_DIM", 0)
         mp.setattr(limits, "GEMM_CHUNK", 1)
         mp.setattr(limits, "CHUNK_BAND_SHARE", -1.0)
+        mp.setattr(limits, "CHUNK_TARGET_SHARE", 0.0)
         chunked = rank(queries, database, gt, metric=metric, k=k, block_size=3)
     assert chunked == plain
     _check_against_oracle(queries, database, positives, metric, 3, k)
@@ -243,6 +244,7 @@ def test_weak_model_at_large_dim_switches_to_chunks_and_stays_exact(monkeypatch)
     db = rng.normal(size=(300, 2048)).astype(np.float32)
     q = rng.normal(size=(40, 2048)).astype(np.float32)
     gt = Positives.from_lists([[int(j)] for j in rng.integers(0, 300, 40)], 300)
+    monkeypatch.setattr(limits, "CHUNK_BAND_SHARE", 1e-4)  # the probe's share here: ~0.5%
     calls = []
     real = engine.chunked_scores
     monkeypatch.setattr(engine, "chunked_scores", lambda *a: calls.append(1) or real(*a))

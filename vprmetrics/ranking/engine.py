@@ -226,10 +226,11 @@ def scan_shard(
         blk = make_block(x[b0 : b0 + bx], metric, backend)
         if not decided:  # probe a few queries before paying for a dense band
             decided = True
-            if band_share(state, blk, slice(0, min(nq, limits.CHUNK_PROBE)), tile) > (
-                limits.CHUNK_BAND_SHARE
-            ):
-                chunk = limits.GEMM_CHUNK
+            share = band_share(state, blk, slice(0, min(nq, limits.CHUNK_PROBE)), tile)
+            if share > limits.CHUNK_BAND_SHARE:  # the band shrinks about linearly with chunk
+                want = dim * limits.CHUNK_TARGET_SHARE / max(share, 1e-300)
+                chunk = max(limits.GEMM_CHUNK, 1 << max(0, int(np.log2(max(want, 1.0)))))
+                chunk = chunk if chunk < dim else None
         for q0 in range(0, nq, qc):
             rows = slice(q0, min(nq, q0 + qc))
             shape = (rows.stop - rows.start, blk.x32.shape[0])
