@@ -99,3 +99,16 @@ def test_exact_distances_do_not_depend_on_batch_position():
 )
 def test_ties_examples(a, b, scale, rtol, tied):
     assert bool(ties(np.array([a]), np.array([b]), rtol, np.array([scale]))[0]) is tied
+
+
+@given(st.integers(1, 40), st.integers(0, 2**31 - 1), st.sampled_from([np.float32, np.float64]))
+def test_fused_l2_pairs_equal_the_exact_distances_bitwise(dim, seed, dtype):
+    from vprmetrics.ranking.exact import exact_pairs
+
+    rng = np.random.default_rng(seed)
+    x = (rng.normal(size=(30, dim)) * 10.0 ** rng.integers(-3, 4)).astype(dtype)
+    q = rng.normal(size=(4, dim)).astype(dtype)
+    qi = np.sort(rng.integers(0, 4, 50))
+    ids = rng.integers(0, 30, 50)
+    want = exact_distances(q[qi], x[ids], "l2")
+    assert np.array_equal(exact_pairs(q, x, qi, ids, "l2"), want)

@@ -55,8 +55,8 @@ from vprmetrics.errors import InputError, InputTypeError
 from vprmetrics.geo.positives import Positives
 from vprmetrics.ranking import limits
 from vprmetrics.ranking.best_positive import best_positives
-from vprmetrics.ranking.distances import check_metric, scale_bound
-from vprmetrics.ranking.exact import exact_pairs_scaled, prepare_rows, row_sq_norms
+from vprmetrics.ranking.distances import check_metric, scale_bound, tie_scale
+from vprmetrics.ranking.exact import exact_pairs, prepare_rows, row_sq_norms
 from vprmetrics.ranking.facts import RankingFacts
 from vprmetrics.ranking.pool import CandidatePool, finish_topk
 from vprmetrics.ranking.state import Counts, QueryState, ShardScan
@@ -213,9 +213,10 @@ def scan_shard(
     slack = tie_rtol * scale_bound(state.q_norm, state.x_norm_max, metric)
     pool = CandidatePool(
         nq, state.k, state.keep, slack,
-        lambda qi, ids: exact_pairs_scaled(state.q_src, state.q_sq, x, qi, ids - offset, metric),
+        lambda qi, ids: _scaled(state, x, x_sq, qi, ids - offset),
     )  # fmt: skip
     buffers: dict[tuple[int, int], np.ndarray] = {}
+    x_sq = np.empty(n)
     # a dense band (weak models, large dim): split the GEMM's inner dimension so the proven
     # float32 bound, and with it the band, shrinks by dim / GEMM_CHUNK (same facts)
     chunk: int | None = None
@@ -224,6 +225,7 @@ def scan_shard(
     bar = _progress(-(-n // bx), progress, "ranking")
     for b0 in range(0, n, bx):
         blk = make_block(x[b0 : b0 + bx], metric, backend)
+        x_sq[b0 : b0 + bx] = blk.sq  # the rows' |x|^2, as the band's tie scales use them
         if not decided:  # probe a few queries before paying for a dense band
             decided = True
             share = band_share(state, blk, slice(0, min(nq, limits.CHUNK_PROBE)), tile)
@@ -246,8 +248,15 @@ def scan_shard(
     if bar is not None:
         bar.close()
     cq, cid = pool.candidates()
-    exact, scale = exact_pairs_scaled(state.q_src, state.q_sq, x, cq, cid - offset, metric)
+    exact, scale = _scaled(state, x, x_sq, cq, cid - offset)
     return ShardScan(counts.closer, counts.tied_all, counts.tied_before, cq, cid, exact, scale)
+
+
+def _scaled(state: QueryState, x, x_sq: np.ndarray, qi: np.ndarray, rows: np.ndarray):
+    """Exact distances of pairs (query ``qi``, shard row ``rows``) and their tie scales,
+    from the ``|x|^2`` the blocks computed (no second pass over the rows)."""
+    d = exact_pairs(state.q_src, x, qi, rows, state.metric)
+    return d, tie_scale(state.q_sq[qi], x_sq[rows], state.metric)
 
 
 def merge_scans(state: QueryState, scans: list[ShardScan]) -> RankingFacts:

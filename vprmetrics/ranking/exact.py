@@ -83,6 +83,20 @@ def exact_segments(q_src: np.ndarray, rows: np.ndarray, qi: np.ndarray, metric: 
     return np.negative(out, out=out)
 
 
+def _l2_segments(q_src: np.ndarray, rows: np.ndarray, qi: np.ndarray) -> np.ndarray:
+    """:func:`exact_segments` for l2 from rows in their own dtype: ``x - q`` is formed in
+    float64 in one pass (float32 to float64 is exact), giving the same values."""
+    diff = np.empty(rows.shape)
+    if qi.size == 0:
+        return np.empty(0)
+    cut = np.flatnonzero(qi[1:] != qi[:-1]) + 1
+    starts = np.concatenate(([0], cut)).tolist()
+    ends = np.concatenate((cut, [qi.size])).tolist()
+    for s, e, q in zip(starts, ends, qi[starts].tolist(), strict=True):
+        np.subtract(rows[s:e], np.asarray(q_src[q], dtype=np.float64), out=diff[s:e])
+    return np.einsum("ij,ij->i", diff, diff)
+
+
 def _pairs(
     q_src: np.ndarray,
     database: np.ndarray,
@@ -96,6 +110,9 @@ def _pairs(
 
     def work(start: int) -> None:
         part = slice(start, start + step)
+        if metric == "l2" and x_sq is None:  # one fused pass: (x - q) in float64
+            out[part] = _l2_segments(q_src, database[ids[part]], qi[part])
+            return
         rows = prepare_rows(database[ids[part]], metric)
         if x_sq is not None:
             x_sq[part] = row_sq_norms(rows)
