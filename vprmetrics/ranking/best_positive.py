@@ -15,7 +15,7 @@ from vprmetrics.geo.positives import Positives
 from vprmetrics.ranking import limits
 from vprmetrics.ranking.distances import float32_margin, scale_bound, tie_scale, ties
 from vprmetrics.ranking.exact import exact_pairs
-from vprmetrics.ranking.tiles import make_block, tile_scorer
+from vprmetrics.ranking.tiles import chunked_scores, make_block, tile_scorer
 
 __all__ = ["best_positives"]
 
@@ -61,8 +61,13 @@ def best_positives(
         ids = positives.ids[entry]
         union, inv = np.unique(ids, return_inverse=True)
         blk = make_block(database[union], metric, backend)
+        chunk = None
         if qs.size * union.size <= limits.UNION_GEMM_RATIO * ids.size:  # shared positives: one GEMM
-            approx = tile(q32[qs], blk.x32)[local, inv].astype(np.float64)
+            if backend == "numpy" and dim > limits.CHUNK_MIN_DIM:  # a narrow margin: few exact
+                chunk = limits.GEMM_CHUNK
+                approx = chunked_scores(q32[qs], blk.x32, chunk)[local, inv]
+            else:
+                approx = tile(q32[qs], blk.x32)[local, inv].astype(np.float64)
             if blk.column is not None:
                 approx += blk.column[inv]
             approx += shift[qs][local]
@@ -74,7 +79,7 @@ def best_positives(
             if metric == "l2":
                 approx += blk.sq32[inv]
                 approx += (q_norm[qs] ** 2)[local]
-        m = float32_margin(dim, q_norm[qs], blk.norm_max, metric)[local]
+        m = float32_margin(dim, q_norm[qs], blk.norm_max, metric, chunk)[local]
         starts = np.concatenate(([0], np.cumsum(n_pos)[:-1]))
         best_ub = np.minimum.reduceat(approx + m, starts)
         reach = best_ub + rtol * scale_bound(q_norm[qs], blk.norm_max, metric)

@@ -56,7 +56,7 @@ from vprmetrics.geo.positives import Positives
 from vprmetrics.ranking import limits
 from vprmetrics.ranking.best_positive import best_positives
 from vprmetrics.ranking.distances import check_metric, scale_bound, tie_scale
-from vprmetrics.ranking.exact import exact_pairs, prepare_rows, row_sq_norms
+from vprmetrics.ranking.exact import exact_pairs, prepare_rows
 from vprmetrics.ranking.facts import RankingFacts
 from vprmetrics.ranking.pool import CandidatePool, finish_topk
 from vprmetrics.ranking.state import Counts, QueryState, ShardScan
@@ -170,17 +170,19 @@ def prepare_queries(
 
 
 def max_row_norm(database, metric: str) -> float:
-    """The largest ``|x|`` of the database rows as the exact distance sees them (1 for
-    cosine), read in bounded chunks; it bounds every tie scale of the top-k."""
+    """An upper bound on the largest ``|x|`` of the database rows as the exact distance sees
+    them (1 for cosine), read in bounded chunks; it bounds every tie scale of the top-k."""
     if metric == "cosine":
         return 1.0
     n, dim = database.shape
     step = max(1, limits.EXACT_ELEMENTS // max(1, dim))
     best = 0.0
     for i in range(0, n, step):
-        rows = prepare_rows(database[i : i + step], metric)
-        best = max(best, float(row_sq_norms(rows).max(initial=0.0)))
-    return float(np.sqrt(best))
+        rows = database[i : i + step]
+        if rows.dtype != np.float32:
+            rows = prepare_rows(rows, metric)
+        best = max(best, float(np.einsum("ij,ij->i", rows, rows, dtype=np.float64).max(initial=0)))
+    return float(np.sqrt(best)) * (1.0 + 1e-6)  # a bound: rounding in the sum cannot exceed it
 
 
 def scan_shard(
