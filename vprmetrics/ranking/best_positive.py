@@ -61,11 +61,11 @@ def best_positives(
         ids = positives.ids[entry]
         union, inv = np.unique(ids, return_inverse=True)
         blk = make_block(database[union], metric, backend)
-        chunk = None
+        gemm_chunk: int | None = None
         if qs.size * union.size <= limits.UNION_GEMM_RATIO * ids.size:  # shared positives: one GEMM
             if backend == "numpy" and dim > limits.CHUNK_MIN_DIM:  # a narrow margin: few exact
-                chunk = limits.GEMM_CHUNK
-                approx = chunked_scores(q32[qs], blk.x32, chunk)[local, inv]
+                gemm_chunk = limits.GEMM_CHUNK
+                approx = chunked_scores(q32[qs], blk.x32, gemm_chunk)[local, inv]
             else:
                 approx = tile(q32[qs], blk.x32)[local, inv].astype(np.float64)
             if blk.column is not None:
@@ -79,7 +79,7 @@ def best_positives(
             if metric == "l2":
                 approx += blk.sq32[inv]
                 approx += (q_norm[qs] ** 2)[local]
-        m = float32_margin(dim, q_norm[qs], blk.norm_max, metric, chunk)[local]
+        m = float32_margin(dim, q_norm[qs], blk.norm_max, metric, gemm_chunk)[local]
         starts = np.concatenate(([0], np.cumsum(n_pos)[:-1]))
         best_ub = np.minimum.reduceat(approx + m, starts)
         reach = best_ub + rtol * scale_bound(q_norm[qs], blk.norm_max, metric)
