@@ -98,8 +98,8 @@ def _protocol_inputs(args: argparse.Namespace):
     raw = [f"--{n.replace('_', '-')}" for n in _RAW_ONLY if getattr(args, n) not in (None, False)]
     if raw:
         raise InputError(
-            f"{', '.join(raw)} only apply to raw arrays; a protocol fixes its own ground truth "
-            f"(drop {raw[0]}, or evaluate without --protocol)"
+            f"raw-array option {', '.join(raw)} does not apply under --protocol, which fixes "
+            f"its own ground truth; drop {raw[0]}, or evaluate without --protocol"
         )
     protocol = load_protocol(args.protocol)
     dataset = open_dataset(protocol, args.dataset_root, args.ground_truth)
