@@ -53,7 +53,8 @@ import numpy as np
 N_VALUES = (1, 5, 10, 20)
 PERCENT = 1.0
 RADIUS_M = 25.0
-CONTENDERS = ("gemm", "vprmetrics", "argsort", "faiss")
+CONTENDERS = ("gemm", "vprmetrics", "argsort", "faiss", "cli", "vg-process")
+PROCESS_CONTENDERS = ("cli", "vg-process")  # whole processes, timed from outside
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ class Case:
     """One benchmark shape."""
 
     name: str
-    kind: str  # "pitts" or "cvusa"
+    kind: str  # "pitts", "weak" (positives unrelated to the descriptors) or "cvusa"
     n_database: int
     n_queries: int
     dim: int
@@ -72,6 +73,9 @@ CASES: dict[str, Case] = {
     for c in (
         Case("pitts30k-256", "pitts", 10_000, 6_816, 256),
         Case("pitts30k-4096", "pitts", 10_000, 6_816, 4096),
+        Case("pitts30k-16384", "pitts", 10_000, 6_816, 16384),
+        Case("weak-4096", "weak", 10_000, 6_816, 4096),
+        Case("weak-16384", "weak", 10_000, 6_816, 16384),
         Case("cvusa-4096", "cvusa", 8_884, 8_884, 4096),
     )
 }
@@ -173,11 +177,23 @@ def make_cvusa(n: int, dim: int, seed: int = 0) -> dict[str, np.ndarray]:
             "queries_xy": xy}  # fmt: skip
 
 
+def make_weak(n_database: int, n_queries: int, dim: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """A weak model: Pitts30k-like geography, descriptors unrelated to it (unit Gaussian
+    rows), so d* sits in the dense middle of each query's distances."""
+    geo = make_pitts(n_database, n_queries, 8, seed)
+    rng = np.random.default_rng(seed + 1)
+    geo["database"] = _unit(rng.standard_normal((n_database, dim), dtype=np.float32))
+    geo["queries"] = _unit(rng.standard_normal((n_queries, dim), dtype=np.float32))
+    return geo
+
+
 def make_case(case: Case, scale: float) -> dict[str, np.ndarray]:
     nd = max(100, int(case.n_database * scale))
     nq = max(50, int(case.n_queries * scale))
     if case.kind == "pitts":
         return make_pitts(nd, nq, case.dim)
+    if case.kind == "weak":
+        return make_weak(nd, nq, case.dim)
     return make_cvusa(nd, case.dim)
 
 
@@ -299,6 +315,48 @@ def run_faiss(data: dict[str, np.ndarray], kind: str) -> dict:
     }
 
 
+def _process_command(contender: str, kind: str, data_dir: Path, out: Path) -> list[str]:
+    """The command line of a whole-process contender on the files in ``data_dir``."""
+    if contender == "cli":  # the full report: every metric, bootstrap intervals, JSON
+        files = ["--queries", str(data_dir / "queries.npy"), "--database",
+                 str(data_dir / "database.npy")]  # fmt: skip
+        if kind == "cvusa":
+            files.append("--one-to-one")
+        else:
+            files += ["--query-utm", str(data_dir / "queries_xy.npy"), "--database-utm",
+                      str(data_dir / "database_xy.npy")]  # fmt: skip
+        return [sys.executable, "-m", "vprmetrics.cli", "evaluate", *files, "--json", str(out)]
+    return [sys.executable, __file__, "--vg-script", kind, str(data_dir)]
+
+
+def vg_script(kind: str, data_dir: Path) -> int:
+    """The VG benchmark's evaluation as one process: load, sklearn positives, faiss top-k,
+    recall loop, print the recalls."""
+    data = {p.stem: np.load(p) for p in sorted(data_dir.glob("*.npy"))}
+    print(json.dumps(run_faiss(data, kind)))
+    return 0
+
+
+def run_process(contender: str, kind: str, data_dir: Path, reps: int) -> tuple[list[float], dict]:
+    """Wall times of ``reps`` fresh processes of a whole-process contender."""
+    times, result = [], {}
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "report.json"
+        for _ in range(reps):
+            cmd = _process_command(contender, kind, data_dir, out)
+            t0 = time.perf_counter()
+            done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            times.append(time.perf_counter() - t0)
+            if done.returncode != 0:
+                raise RuntimeError(done.stderr)
+        if contender == "cli":
+            report = json.loads(out.read_text())
+            result = {"R@1": report["recall_at_n"]["1"], "R@1%": report["recall_at_percent"]["1"]}
+        else:
+            result = json.loads(done.stdout.strip().splitlines()[-1])
+    return times, result
+
+
 RUNNERS: dict[str, Callable[[dict[str, np.ndarray], str], dict]] = {
     "gemm": run_gemm,
     "vprmetrics": run_vprmetrics,
@@ -331,6 +389,18 @@ def worker(case_name: str, contender: str, data_dir: Path, reps: int) -> dict:
     """Run one contender on one case in this (fresh) process; return its measurements."""
     case = CASES[case_name]
     data = {p.stem: np.load(p) for p in sorted(data_dir.glob("*.npy"))}
+    if contender in PROCESS_CONTENDERS:
+        times, result = run_process(contender, case.kind, data_dir, reps)
+        gemm_times = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            run_gemm(data, case.kind)
+            gemm_times.append(time.perf_counter() - t0)
+        return {
+            "case": case_name, "contender": contender, "seconds": min(times),
+            "all_seconds": times, "gemm_seconds": min(gemm_times),
+            "traced_peak_mb": float("nan"), "rss_peak_extra_mb": float("nan"), "result": result,
+        }  # fmt: skip
     runner = RUNNERS[contender]
     runner({k: v[:64] if k.startswith("queries") else v for k, v in data.items()}, case.kind)
     rss0 = _status_kb("VmRSS")
@@ -427,13 +497,16 @@ def _table(rows: list[dict], sizes: dict[str, tuple[int, int, int]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
-    parser.add_argument("--contenders", nargs="+", default=list(CONTENDERS), choices=CONTENDERS)
+    parser.add_argument("--contenders", nargs="+", default=list(CONTENDERS[:4]), choices=CONTENDERS)
     parser.add_argument("--reps", type=int, default=2, help="timed runs (best is kept)")
     parser.add_argument("--scale", type=float, default=1.0, help="scale the sizes (iterating)")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument("--worker", nargs=3, metavar=("CASE", "CONTENDER", "DATA_DIR"))
+    parser.add_argument("--vg-script", nargs=2, metavar=("KIND", "DATA_DIR"))
     args = parser.parse_args(argv)
 
+    if args.vg_script:
+        return vg_script(args.vg_script[0], Path(args.vg_script[1]))
     if args.worker:
         case_name, contender, data_dir = args.worker
         print(json.dumps(worker(case_name, contender, Path(data_dir), args.reps)))

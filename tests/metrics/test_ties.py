@@ -6,6 +6,7 @@ import itertools
 from fractions import Fraction
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -73,3 +74,31 @@ def test_no_positive_is_a_failure_and_large_counts_are_stable():
     # a constant descriptor on a million items: chance level S / (T + S)
     p = _probability(0, 999_990, 10, 0, 1, "expected")
     assert abs(p - float(Fraction(10, 1_000_000))) < 1e-12 * p
+
+
+@pytest.mark.parametrize(
+    ("t", "s", "m"),
+    [
+        (30_000_000, 6101, 4328),  # the case the review found 1e-7 off
+        (1_000_000_000, 6101, 4328),
+        (1_000_000_000, 100_000, 50_000),
+        (1_000_000_000 - 5000, 5000, 4500),
+        (999_000_000, 1_000_000, 998_999_997),
+        (500_000_000, 500_000_000, 4100),
+        (10_000, 4097, 9990),
+    ],
+)
+def test_expected_policy_relative_error_below_1e9_up_to_a_billion(t, s, m):
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = 50
+    log_ratio = (
+        mpmath.loggamma(t + 1)
+        + mpmath.loggamma(t + s - m + 1)
+        - mpmath.loggamma(t - m + 1)
+        - mpmath.loggamma(t + s + 1)
+    )
+    exact = 1 - mpmath.exp(log_ratio)
+    got = success_probability(
+        np.array([0]), np.array([t]), np.array([s]), np.array([0]), [m], "expected"
+    )[0, 0]
+    assert abs(got - exact) / exact < 1e-9

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from tests.helpers.oracle import oracle
 from tests.helpers.strategies import problems
 from vprmetrics import InputError, InputTypeError, Positives
+from vprmetrics.ranking import engine, limits
 from vprmetrics.ranking.engine import rank
 
 
@@ -219,3 +220,35 @@ def test_memory_stays_bounded_when_every_pair_needs_the_exact_band():
     assert facts.tied_negatives.tolist() == [299] * 200
     assert facts.topk_ids[:, 0].tolist() == [0] * 200
     assert peak < 300 * 2**20, f"peak {peak / 2**20:.0f} MB"
+
+
+@given(problems(max_n=20), st.sampled_from(["l2", "ip", "cosine"]), st.integers(1, 4))
+def test_chunked_gemm_path_gives_identical_facts(problem, metric, k):
+    """Forcing the inner-dimension chunked GEMM (from the second tile on) changes nothing."""
+    queries, database, positives = problem
+    k = min(k, database.shape[0])
+    gt = Positives.from_lists(positives, database.shape[0])
+    plain = rank(queries, database, gt, metric=metric, k=k, block_size=3)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(limits, "CHUNK_MIN_DIM", 0)
+        mp.setattr(limits, "GEMM_CHUNK", 1)
+        mp.setattr(limits, "CHUNK_BAND_SHARE", -1.0)
+        mp.setattr(limits, "CHUNK_TARGET_SHARE", 0.0)
+        chunked = rank(queries, database, gt, metric=metric, k=k, block_size=3)
+    assert chunked == plain
+    _check_against_oracle(queries, database, positives, metric, 3, k)
+
+
+def test_weak_model_at_large_dim_switches_to_chunks_and_stays_exact(monkeypatch):
+    rng = np.random.default_rng(0)
+    db = rng.normal(size=(300, 2048)).astype(np.float32)
+    q = rng.normal(size=(40, 2048)).astype(np.float32)
+    gt = Positives.from_lists([[int(j)] for j in rng.integers(0, 300, 40)], 300)
+    monkeypatch.setattr(limits, "CHUNK_BAND_SHARE", 1e-4)  # the probe's share here: ~0.5%
+    calls = []
+    real = engine.chunked_scores
+    monkeypatch.setattr(engine, "chunked_scores", lambda *a: calls.append(1) or real(*a))
+    chunked = rank(q, db, gt, metric="ip", k=5, block_size=50)
+    assert len(calls) == 6  # every tile was scored in chunks
+    monkeypatch.setattr(limits, "CHUNK_BAND_SHARE", np.inf)
+    assert rank(q, db, gt, metric="ip", k=5, block_size=50) == chunked

@@ -59,6 +59,13 @@ def sharded_ranker(args: argparse.Namespace):
     distributed = args.workers is not None or args.scheduler is not None
 
     def ranker(queries, database, positives, **kw) -> RankingFacts:
+        if ("database_groups" in kw or "query_groups" in kw) and (
+            distributed or isinstance(database, ShardedRows)
+        ):
+            raise InputError(
+                "group ranking (panoramas, query crops) runs in one process on one database "
+                "array; drop --workers/--scheduler and give the database as one file"
+            )
         if not distributed:
             if not isinstance(database, ShardedRows):
                 from vprmetrics.ranking.engine import rank

@@ -16,7 +16,7 @@ import numpy as np
 
 from vprmetrics.checks import as_cutoffs, as_percentages, check_shape, load_npy
 from vprmetrics.cli._scale import add_scale_arguments, open_database, sharded_ranker
-from vprmetrics.errors import InputError, ProtocolError
+from vprmetrics.errors import InputError
 from vprmetrics.geo.ground_truth import positives_within_radius
 from vprmetrics.geo.positives import NO_POSITIVE_RULES, Positives
 from vprmetrics.metrics.recall import PERCENT_CONVENTIONS
@@ -77,8 +77,12 @@ def _raw_inputs(args: argparse.Namespace):
             f"coordinates are {len(q_coords)} queries x {len(d_coords)} database but descriptors "
             f"are {len(queries)} x {len(database)}; give one coordinate row per image"
         )
-    positives = positives_within_radius(q_coords, d_coords, args.radius, coords=coords)
+    radius = 25.0 if args.radius is None else args.radius
+    positives = positives_within_radius(q_coords, d_coords, radius, coords=coords)
     return queries, database, positives, q_coords, d_coords, coords
+
+
+_RAW_ONLY = ("query_utm", "database_utm", "query_latlon", "database_latlon", "radius", "one_to_one")
 
 
 def _protocol_inputs(args: argparse.Namespace):
@@ -92,13 +96,14 @@ def _protocol_inputs(args: argparse.Namespace):
         validate_submission,
     )
 
+    raw = [f"--{n.replace('_', '-')}" for n in _RAW_ONLY if getattr(args, n) not in (None, False)]
+    if raw:
+        raise InputError(
+            f"raw-array option {', '.join(raw)} does not apply under --protocol, which fixes "
+            f"its own ground truth; drop {raw[0]}, or evaluate without --protocol"
+        )
     protocol = load_protocol(args.protocol)
     dataset = open_dataset(protocol, args.dataset_root, args.ground_truth)
-    if dataset.database_groups is not None:
-        raise ProtocolError(
-            f"protocol {protocol.name!r} ranks panoramas (one distance per group of cutouts), "
-            "which this version cannot score yet; use the cutout protocol 'tokyo247'"
-        )
     files = args.submission or [args.queries, *(args.database or [None])]
     if any(f is None for f in files):
         raise InputError("with --protocol give --submission S.npz (or --queries and --database)")
@@ -111,6 +116,12 @@ def _protocol_inputs(args: argparse.Namespace):
             print(f"vprmetrics evaluate: {problem}", file=sys.stderr)
     raise_for_problems(problems)
     positives = dataset.ground_truth()
+    database, d_coords, grouping = submission.database, dataset.database_coords, {}
+    if dataset.database_groups is not None:  # rank groups (panoramas) by their closest row
+        database, d_coords, grouping = _grouped(database, d_coords, dataset.database_groups)
+        positives = dataset.grouped_ground_truth()
+    if submission.query_groups is not None:  # several crops per query: the closest counts
+        grouping["query_groups"] = submission.query_groups
     extra = {
         "protocol": {
             **provenance(protocol, positives, submission),
@@ -127,15 +138,20 @@ def _protocol_inputs(args: argparse.Namespace):
         "no_positive": protocol.no_positive,
         "coords": protocol.coordinates if protocol.coordinates in ("utm", "latlon") else "utm",
     }
-    return (
-        submission.queries,
-        submission.database,
-        positives,
-        dataset.query_coords,
-        dataset.database_coords,
-        defaults,
-        extra,
-    )
+    return submission.queries, database, positives, dataset.query_coords, d_coords, \
+        {**defaults, **grouping}, extra  # fmt: skip
+
+
+def _grouped(database, coords, labels: np.ndarray):
+    """Database rows ordered by group (stable; groups numbered by first appearance), the
+    coordinates of each group's first row, and the ``database_groups`` setting."""
+    order = np.argsort(labels, kind="stable")
+    if not np.array_equal(order, np.arange(labels.size)):
+        database = np.asarray(database)[order]
+    sorted_labels = labels[order]
+    first = np.flatnonzero(np.r_[True, sorted_labels[1:] != sorted_labels[:-1]])
+    group_coords = None if coords is None else np.asarray(coords)[order][first]
+    return database, group_coords, {"database_groups": sorted_labels}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -203,7 +219,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     gt.add_argument("--database-utm", metavar="DU.npy", help="(n, 2) easting, northing")
     gt.add_argument("--query-latlon", metavar="QL.npy", help="(nq, 2) WGS84 lat, lon degrees")
     gt.add_argument("--database-latlon", metavar="DL.npy", help="(n, 2) WGS84 lat, lon")
-    gt.add_argument("--radius", type=float, default=25.0, help="positive radius in metres (25)")
+    gt.add_argument("--radius", type=float, help="positive radius in metres (25)")
     gt.add_argument("--one-to-one", action="store_true", help="query i pairs database row i")
     proto = p.add_argument_group("protocol")
     proto.add_argument("--protocol", metavar="NAME", help="a protocol name (vprmetrics protocols)")

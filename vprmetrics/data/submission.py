@@ -2,7 +2,9 @@
 
 A submission is a ``.npz`` with float arrays ``queries`` and ``database`` (one row per
 image, in protocol order) and optional unicode arrays ``query_ids`` and ``database_ids``
-(image paths relative to the dataset root), or two ``.npy`` files (queries, database),
+(image paths relative to the dataset root), an optional integer ``query_groups`` (one label
+per query row, the rows of a query consecutive: several crops of one query, ranked by the
+closest; ``query_ids`` then has one entry per group), or two ``.npy`` files (queries, database),
 which are memory-mapped. Submissions are untrusted: nothing is ever unpickled, and
 :func:`validate_submission` reports every problem as one line with its fix.
 
@@ -46,7 +48,7 @@ __all__ = [
     "validate_submission",
 ]
 
-_KEYS = ("queries", "database", "query_ids", "database_ids")
+_KEYS = ("queries", "database", "query_ids", "database_ids", "query_groups")
 _CHUNK_ELEMENTS = 1 << 24
 MAX_SENSIBLE_DIM = 65536
 
@@ -61,6 +63,15 @@ class Submission:
     database_ids: np.ndarray | None
     paths: tuple[Path, ...]
     ignored_keys: tuple[str, ...] = ()
+    query_groups: np.ndarray | None = None
+
+    @property
+    def n_query_rows_expected(self) -> int:
+        """Query images the rows stand for: the groups' count with ``query_groups``."""
+        g = self.query_groups
+        if g is None:
+            return int(self.queries.shape[0]) if self.queries.ndim >= 1 else 0
+        return int(g.max()) + 1 if g.size and np.issubdtype(g.dtype, np.integer) else 0
 
     @property
     def sha256(self) -> str:
@@ -166,6 +177,7 @@ def load_submission(
         arrays.get("database_ids"),
         (p,),
         ignored,
+        arrays.get("query_groups"),
     )
 
 
@@ -255,6 +267,16 @@ def _check_ids(
     ]
 
 
+def _group_problems(groups: np.ndarray, rows: int) -> list[Problem]:
+    from vprmetrics.ranking.groups import group_lims
+
+    try:
+        group_lims(groups, rows, "query_groups")
+    except (InputError, InputTypeError) as err:
+        return [Problem("error", str(err))]
+    return []
+
+
 def validate_submission(
     submission: Submission, protocol: Protocol, dataset: Dataset | None = None
 ) -> list[Problem]:
@@ -300,6 +322,9 @@ def validate_submission(
     ):
         arr = arrays[key]
         rows = arr.shape[0] if arr.ndim >= 1 else 0
+        if key == "queries" and submission.query_groups is not None:
+            problems += _group_problems(submission.query_groups, rows)
+            rows = submission.n_query_rows_expected
         if dataset is not None:
             expected = dataset.query_ids if key == "queries" else dataset.database_ids
             expected_ids[ids_key] = expected
@@ -339,6 +364,8 @@ def validate_submission(
         ("database_ids", submission.database_ids, submission.database),
     ):
         rows = arr.shape[0] if arr.ndim >= 1 else 0
+        if ids_key == "query_ids" and submission.query_groups is not None:
+            rows = submission.n_query_rows_expected
         problems += _check_ids(ids, ids_key, rows, expected_ids[ids_key])
     if shaped:
         dim = submission.queries.shape[1]

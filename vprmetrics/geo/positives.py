@@ -20,7 +20,13 @@ import numpy as np
 
 from vprmetrics.errors import InputError
 
-__all__ = ["NO_POSITIVE_RULES", "NoPositiveRule", "Positives", "scored_queries"]
+__all__ = [
+    "NO_POSITIVE_RULES",
+    "NoPositiveRule",
+    "Positives",
+    "scored_by_rule",
+    "scored_queries",
+]
 
 NoPositiveRule = Literal["miss", "exclude", "error"]
 NO_POSITIVE_RULES: tuple[str, ...] = ("miss", "exclude", "error")
@@ -28,7 +34,15 @@ NO_POSITIVE_RULES: tuple[str, ...] = ("miss", "exclude", "error")
 
 @dataclass(frozen=True)
 class Positives:
-    """CSR ground truth: ``ids[lims[q]:lims[q+1]]`` are the positives of query ``q``."""
+    """CSR ground truth: ``ids[lims[q]:lims[q+1]]`` are the positives of query ``q``.
+
+    Rows are normalised once, here: ids sorted ascending and duplicates dropped, so a
+    ground truth written in any order (a user's ``GT.npz``) scores exactly like the sorted
+    one.
+
+    >>> Positives(np.array([0, 3]), np.array([4, 1, 4]), 5).ids.tolist()
+    [1, 4]
+    """
 
     lims: np.ndarray
     ids: np.ndarray
@@ -49,6 +63,13 @@ class Positives:
                 f"positive ids must lie in [0, {self.n_database}); got ids from {ids.min()} "
                 f"to {ids.max()}: check that the ground truth matches this database"
             )
+        if ids.size > 1:
+            row = np.repeat(np.arange(lims.size - 1, dtype=np.int64), np.diff(lims))
+            key = row * max(int(self.n_database), 1) + ids
+            if np.any(np.diff(key) <= 0):  # unsorted or duplicated ids in a row
+                key = np.unique(key)
+                row, ids = np.divmod(key, max(int(self.n_database), 1))
+                lims = np.searchsorted(row, np.arange(lims.size), side="left").astype(np.int64)
         object.__setattr__(self, "lims", lims)
         object.__setattr__(self, "ids", ids)
         object.__setattr__(self, "n_database", int(self.n_database))
@@ -120,15 +141,22 @@ def scored_queries(positives: Positives, rule: str) -> np.ndarray:
 
     ``miss``: every query is scored; one without positives is a failure (the VG benchmark
     convention). ``exclude``: queries without positives are left out (and reported).
-    ``error``: a query without positives raises :class:`InputError`.
+    ``error``: a query without positives raises :class:`InputError` naming the first one.
 
     >>> gt = Positives.from_lists([[0], []], n_database=1)
     >>> scored_queries(gt, "miss").tolist(), scored_queries(gt, "exclude").tolist()
     ([True, True], [True, False])
     """
+    return scored_by_rule(positives.has_positive, rule)
+
+
+def scored_by_rule(has: np.ndarray, rule: str) -> np.ndarray:
+    """:func:`scored_queries` from the per-query "has a positive" flags."""
     if rule not in NO_POSITIVE_RULES:
-        raise InputError(f"no-positive rule {rule!r} is unknown; use one of {NO_POSITIVE_RULES}")
-    has = positives.has_positive
+        raise InputError(
+            f"no-positive rule {rule!r} is unknown; use --no-positive with one of "
+            f"{', '.join(NO_POSITIVE_RULES)}"
+        )
     if rule == "miss":
         return np.ones_like(has)
     if rule == "exclude":

@@ -33,7 +33,14 @@ from vprmetrics.errors import InputError
 from vprmetrics.metrics.recall import scored_mask
 from vprmetrics.ranking.facts import RankingFacts
 
-__all__ = ["DEFAULT_RECALL_TARGETS", "PSSRSummary", "pssr", "pssr_per_query", "search_fraction"]
+__all__ = [
+    "DEFAULT_RECALL_TARGETS",
+    "PSSRSummary",
+    "pssr",
+    "pssr_histogram",
+    "pssr_per_query",
+    "search_fraction",
+]
 
 DEFAULT_RECALL_TARGETS: tuple[float, ...] = (0.5, 0.9, 0.95, 0.99, 1.0)
 
@@ -55,6 +62,26 @@ def pssr_per_query(facts: RankingFacts) -> np.ndarray:
     n = facts.n_database
     value = (n - facts.n_at_or_before_best) / n
     return np.where(facts.has_positive, value, 0.0)
+
+
+def pssr_histogram(
+    facts: RankingFacts, mask: np.ndarray, bins: int = 20
+) -> tuple[np.ndarray, np.ndarray]:
+    """(counts, edges) of PSSR over the queries in ``mask``, with exact edges ``i / bins``.
+
+    >>> from vprmetrics.ranking.facts import RankingFacts
+    >>> z = np.zeros(1, int)  # k_q = L + T + S = 16 + 0 + 1 of n = 20: PSSR = 3/20
+    >>> f = RankingFacts(np.zeros(1), z + 16, z, z + 1, z, z + 1, z[:, None], z[:, None], 20)
+    >>> int(np.flatnonzero(pssr_histogram(f, np.ones(1, bool))[0])[0])
+    3
+    """
+    if isinstance(bins, bool) or int(bins) != bins or bins < 1:
+        raise InputError(f"bins = {bins!r} must be a positive integer, e.g. 20")
+    n = facts.n_database
+    skipped = np.where(facts.has_positive, n - facts.n_at_or_before_best, 0)[mask]
+    index = np.minimum(skipped.astype(np.int64) * bins // n, bins - 1)
+    counts = np.bincount(index, minlength=bins)
+    return counts, np.arange(bins + 1) / bins
 
 
 def search_fraction(
@@ -81,9 +108,15 @@ def pssr(
     bins: int = 20,
     targets: Sequence[float] = DEFAULT_RECALL_TARGETS,
 ) -> PSSRSummary:
-    """PSSR of the scored queries with its histogram on [0, 1] and search fractions."""
-    values = pssr_per_query(facts)[scored_mask(facts, no_positive)]
-    counts, edges = np.histogram(values, bins=bins, range=(0.0, 1.0))
+    """PSSR of the scored queries with its histogram on [0, 1] and search fractions.
+
+    Bin ``i`` holds ``i / bins <= PSSR_q < (i + 1) / bins`` (the last bin also 1), decided
+    exactly in integers: ``i = floor(bins (n - k_q) / n)``, so a value on an edge lands in
+    the bin it opens.
+    """
+    mask = scored_mask(facts, no_positive)
+    values = pssr_per_query(facts)[mask]
+    counts, edges = pssr_histogram(facts, mask, bins)
     return PSSRSummary(
         per_query=values,
         mean=float(values.mean()),

@@ -31,7 +31,7 @@ import numpy as np
 
 from vprmetrics.checks import as_cutoffs, as_percentages
 from vprmetrics.errors import InputError
-from vprmetrics.geo.positives import NO_POSITIVE_RULES
+from vprmetrics.geo.positives import scored_by_rule
 from vprmetrics.metrics.ties import check_policy, success_probability
 from vprmetrics.ranking.facts import RankingFacts
 
@@ -40,6 +40,9 @@ __all__ = [
     "PercentConvention",
     "per_query_success",
     "percent_cutoff",
+    "percent_cutoffs",
+    "percent_policy",
+    "percent_tie_bounds",
     "recall_at_n",
     "recall_at_percent",
     "scored_mask",
@@ -109,18 +112,9 @@ def percent_cutoff(percent: float, n_database: int, convention: str = "ceil") ->
 
 
 def scored_mask(facts: RankingFacts, no_positive: str = "miss") -> np.ndarray:
-    """Queries in the denominator: all (``miss``) or those with positives (``exclude``)."""
-    if no_positive not in NO_POSITIVE_RULES:
-        raise InputError(
-            f"no-positive rule {no_positive!r} is unknown; use one of {NO_POSITIVE_RULES}"
-        )
-    has = facts.has_positive
-    if no_positive == "error" and not has.all():
-        raise InputError(
-            f"{int((~has).sum())} queries have no positive; "
-            "use no_positive='miss' or 'exclude', or a larger radius"
-        )
-    mask = has if no_positive == "exclude" else np.ones_like(has)
+    """Queries in the denominator: all (``miss``) or those with positives (``exclude``);
+    ``error`` raises naming the first query without a positive."""
+    mask = scored_by_rule(facts.has_positive, no_positive)
     if not mask.any():
         raise InputError("no query can be scored; check the ground truth and the radius")
     return mask
@@ -152,6 +146,29 @@ def recall_at_n(
     return {n: float(v) for n, v in zip(ns, values, strict=True)}
 
 
+def percent_cutoffs(percents, n_database: int, convention: str = "ceil") -> list[int]:
+    """The cut-off N of each K (sorted, deduplicated K) under ``convention``."""
+    return [percent_cutoff(k, n_database, convention) for k in as_percentages(percents, "K")]
+
+
+def _percent_recall(facts, percents, policy, no_positive, convention) -> dict[float, float]:
+    ks = as_percentages(percents, "K")
+    cutoffs = percent_cutoffs(ks, facts.n_database, convention)
+    mask = scored_mask(facts, no_positive)
+    values = per_query_success(facts, cutoffs, policy)[mask].mean(axis=0)
+    return {k: float(v) for k, v in zip(ks, values, strict=True)}
+
+
+def percent_policy(convention: str, ties: str) -> str:
+    """The tie policy Recall@K% uses: the convention's own, else ``ties``."""
+    if convention not in PERCENT_CONVENTIONS:
+        raise InputError(
+            f"Recall@K% convention {convention!r} is unknown; use one of "
+            f"{', '.join(PERCENT_CONVENTIONS)}"
+        )
+    return PERCENT_CONVENTIONS[convention].ties or check_policy(ties)
+
+
 def recall_at_percent(
     facts: RankingFacts,
     percents: Sequence[float] | float = (1,),
@@ -164,12 +181,9 @@ def recall_at_percent(
     A convention that fixes its tie rule (all but ``ceil``) uses that rule, not ``ties``.
     """
     check_policy(ties)
-    ks = as_percentages(percents, "K")
-    policy = PERCENT_CONVENTIONS[convention].ties if convention in PERCENT_CONVENTIONS else None
-    cutoffs = [percent_cutoff(k, facts.n_database, convention) for k in ks]
-    mask = scored_mask(facts, no_positive)
-    values = per_query_success(facts, cutoffs, policy or ties)[mask].mean(axis=0)
-    return {k: float(v) for k, v in zip(ks, values, strict=True)}
+    return _percent_recall(
+        facts, percents, percent_policy(convention, ties), no_positive, convention
+    )
 
 
 def tie_bounds(
@@ -183,3 +197,15 @@ def tie_bounds(
     opt = recall_at_n(facts, ns, "optimistic", no_positive)
     pes = recall_at_n(facts, ns, "pessimistic", no_positive)
     return {n: {"optimistic": opt[n], "pessimistic": pes[n], "gap": opt[n] - pes[n]} for n in ns}
+
+
+def percent_tie_bounds(
+    facts: RankingFacts,
+    percents: Sequence[float] | float,
+    no_positive: str = "miss",
+    convention: str = "ceil",
+) -> dict[float, dict[str, float]]:
+    """:func:`tie_bounds` of Recall@K% with the cut-offs of ``convention``."""
+    opt = _percent_recall(facts, percents, "optimistic", no_positive, convention)
+    pes = _percent_recall(facts, percents, "pessimistic", no_positive, convention)
+    return {k: {"optimistic": opt[k], "pessimistic": pes[k], "gap": opt[k] - pes[k]} for k in opt}

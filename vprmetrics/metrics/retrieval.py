@@ -32,7 +32,13 @@ from vprmetrics.geo.positives import Positives
 from vprmetrics.metrics.recall import scored_mask
 from vprmetrics.ranking.facts import RankingFacts
 
-__all__ = ["average_precision_per_query", "map_at_k", "precision_at_k", "relevance"]
+__all__ = [
+    "average_precision_per_query",
+    "map_at_k",
+    "precision_at_k",
+    "precision_per_query",
+    "relevance",
+]
 
 
 def relevance(facts: RankingFacts, positives: Positives) -> np.ndarray:
@@ -61,8 +67,13 @@ def precision_at_k(
     """Mean over scored queries of the share of positives among the first k retrieved."""
     ks = as_cutoffs(ks, "k")
     _check_k(ks, facts)
-    hits = np.cumsum(relevance(facts, positives), axis=1)[scored_mask(facts, no_positive)]
-    return {k: float((hits[:, k - 1] / k).mean()) for k in ks}
+    mask = scored_mask(facts, no_positive)
+    return {k: float(precision_per_query(facts, positives, k)[mask].mean()) for k in ks}
+
+
+def precision_per_query(facts: RankingFacts, positives: Positives, k: int) -> np.ndarray:
+    """``precision@k`` of every query (0 for a query without positives)."""
+    return relevance(facts, positives)[:, :k].sum(axis=1) / k
 
 
 def average_precision_per_query(facts: RankingFacts, positives: Positives, k: int) -> np.ndarray:

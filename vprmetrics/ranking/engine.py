@@ -14,7 +14,8 @@ Algorithm (docs/metrics.md, "The engine"), for every query ``q``:
    best or tie with it (``d~ - m_q <= min(d~ + m_q)`` plus the tie tolerance) get the exact
    float64 distance.
 2. The database streams in blocks. A float32 GEMM gives ``d~`` for a tile of queries x
-   block. With the band half-width ``w = m_q + 2 tie_rtol (|d*| + m_q)``:
+   block. With the band half-width ``w = m_q + tie_rtol max(s_max, s*)`` (``s_max`` bounds
+   the block's tie scales, ``s*`` is the best positive's):
 
    * ``d~ < d* - w``: surely a negative strictly closer than ``d*`` -> counted in ``L``;
    * ``|d~ - d*| <= w``: re-decided with the exact float64 distance (closer, tied, or not);
@@ -24,9 +25,10 @@ Algorithm (docs/metrics.md, "The engine"), for every query ``q``:
    One pass over the tile (``d~ <= max(d* + w, tau_q + m_q)``) selects everything that is
    not surely farther; the selected entries are classified in float64. Nothing else is
    kept: memory is O(tile + queries x pool), never queries x database.
-3. The pool entries whose lower bound can still reach the k-th place get their exact
-   distance at the end; the top-k is the ``k + 16`` best by (exact distance, index) among
-   them, with tie groups ordered by index.
+3. The pool entries whose lower bound can still reach the k-th place (plus the tie slack
+   ``tie_rtol s_max``, ``s_max`` from the largest database norm) get their exact distance
+   at the end; the top-k is the first k by (tie group, index) among them, whatever a tie
+   group's size (:func:`vprmetrics.ranking.pool.finish_topk`).
 4. ``T = (tied items) - S``. Every exact distance is computed by the same row-wise
    function (:func:`vprmetrics.ranking.exact.exact_segments`), so a positive is never
    counted as a negative and identical database rows always tie.
@@ -53,14 +55,16 @@ from vprmetrics.errors import InputError, InputTypeError
 from vprmetrics.geo.positives import Positives
 from vprmetrics.ranking import limits
 from vprmetrics.ranking.best_positive import best_positives
-from vprmetrics.ranking.distances import check_metric
-from vprmetrics.ranking.exact import exact_pairs
+from vprmetrics.ranking.distances import check_metric, scale_bound, tie_scale
+from vprmetrics.ranking.exact import exact_pairs, max_row_norm
 from vprmetrics.ranking.facts import RankingFacts
 from vprmetrics.ranking.pool import CandidatePool, finish_topk
 from vprmetrics.ranking.state import Counts, QueryState, ShardScan
 from vprmetrics.ranking.tiles import (
     TileContext,
+    band_share,
     check_norms,
+    chunked_scores,
     make_block,
     prepare_query_rows,
     scan_tile,
@@ -152,16 +156,16 @@ def prepare_queries(
     if backend not in BACKENDS:
         raise InputError(f"backend {backend!r} is unknown; use one of {', '.join(BACKENDS)}")
     q, x = _check_inputs(queries, database, positives, k, tie_rtol)
-    q_src, q32, shift, q_norm = prepare_query_rows(q, metric, backend)
+    q_src, q32, shift, q_norm, q_sq = prepare_query_rows(q, metric, backend)
     check_norms(q_norm, "queries")
     with _single_threaded_blas():  # many small GEMMs: thread start-up would dominate
-        d_star, n_tied_pos, first_tied_pos = best_positives(
-            q_src, q32, shift, q_norm, x, positives, metric, backend, tie_rtol
+        d_star, star_scale, n_tied_pos, first_tied_pos = best_positives(
+            q_src, q32, shift, q_norm, q_sq, x, positives, metric, backend, tie_rtol
         )
     return QueryState(
-        q_src, q32, shift, q_norm, d_star, n_tied_pos, first_tied_pos,
-        positives.counts.astype(np.int64), int(x.shape[0]), metric, backend, int(k),
-        float(tie_rtol),
+        q_src, q32, shift, q_norm, q_sq, d_star, star_scale, n_tied_pos, first_tied_pos,
+        positives.counts.astype(np.int64), int(x.shape[0]), max_row_norm(x, metric), metric,
+        backend, int(k), float(tie_rtol),
     )  # fmt: skip
 
 
@@ -192,29 +196,53 @@ def scan_shard(
     qc = max(1, limits.SCORE_ELEMENTS // bx)
     qc = -(-nq // -(-nq // qc))
     counts = Counts(nq)
+    slack = tie_rtol * scale_bound(state.q_norm, state.x_norm_max, metric)
     pool = CandidatePool(
-        nq, state.k, state.keep, tie_rtol,
-        lambda qi, ids: exact_pairs(state.q_src, x, qi, ids - offset, metric),
+        nq, state.k, state.keep, slack,
+        lambda qi, ids: _scaled(state, x, x_sq, qi, ids - offset),
     )  # fmt: skip
     buffers: dict[tuple[int, int], np.ndarray] = {}
+    x_sq = np.empty(n)
+    # a dense band (weak models, large dim): split the GEMM's inner dimension so the proven
+    # float32 bound, and with it the band, shrinks by dim / GEMM_CHUNK (same facts)
+    chunk: int | None = None
+    decided = backend != "numpy" or dim <= limits.CHUNK_MIN_DIM or limits.GEMM_CHUNK >= dim
 
     bar = _progress(-(-n // bx), progress, "ranking")
     for b0 in range(0, n, bx):
         blk = make_block(x[b0 : b0 + bx], metric, backend)
+        x_sq[b0 : b0 + bx] = blk.sq  # the rows' |x|^2, as the band's tie scales use them
+        if not decided:  # probe a few queries before paying for a dense band
+            decided = True
+            share = band_share(state, blk, slice(0, min(nq, limits.CHUNK_PROBE)), tile)
+            if share > limits.CHUNK_BAND_SHARE:  # the band shrinks about linearly with chunk
+                want = dim * limits.CHUNK_TARGET_SHARE / max(share, 1e-300)
+                chunk = max(limits.GEMM_CHUNK, 1 << max(0, int(np.log2(max(want, 1.0)))))
+                chunk = chunk if chunk < dim else None
         for q0 in range(0, nq, qc):
             rows = slice(q0, min(nq, q0 + qc))
             shape = (rows.stop - rows.start, blk.x32.shape[0])
-            if backend == "numpy" and shape not in buffers:
-                buffers[shape] = np.empty(shape, dtype=np.float32)
-            s = tile(state.q32[rows], blk.x32, buffers.get(shape))
-            scan_tile(s, TileContext(state, blk, rows, offset + b0, counts, pool))
+            if chunk is not None:
+                s = chunked_scores(state.q32[rows], blk.x32, chunk)
+            else:
+                if backend == "numpy" and shape not in buffers:
+                    buffers[shape] = np.empty(shape, dtype=np.float32)
+                s = tile(state.q32[rows], blk.x32, buffers.get(shape))
+            scan_tile(s, TileContext(state, blk, rows, offset + b0, counts, pool, chunk))
         if bar is not None:
             bar.update(1)
     if bar is not None:
         bar.close()
     cq, cid = pool.candidates()
-    exact = exact_pairs(state.q_src, x, cq, cid - offset, metric)
-    return ShardScan(counts.closer, counts.tied_all, counts.tied_before, cq, cid, exact)
+    exact, scale = _scaled(state, x, x_sq, cq, cid - offset)
+    return ShardScan(counts.closer, counts.tied_all, counts.tied_before, cq, cid, exact, scale)
+
+
+def _scaled(state: QueryState, x, x_sq: np.ndarray, qi: np.ndarray, rows: np.ndarray):
+    """Exact distances of pairs (query ``qi``, shard row ``rows``) and their tie scales,
+    from the ``|x|^2`` the blocks computed (no second pass over the rows)."""
+    d = exact_pairs(state.q_src, x, qi, rows, state.metric)
+    return d, tie_scale(state.q_sq[qi], x_sq[rows], state.metric)
 
 
 def merge_scans(state: QueryState, scans: list[ShardScan]) -> RankingFacts:
@@ -227,10 +255,11 @@ def merge_scans(state: QueryState, scans: list[ShardScan]) -> RankingFacts:
     if np.any(tied_neg[has] < 0):  # would mean the float32 margin was too small
         raise RuntimeError("internal error: a tied positive fell outside the exact band")
     topk_ids, topk_dist = finish_topk(
-        nq, state.keep, state.k,
+        nq, state.k,
         np.concatenate([s.cand_query for s in scans]),
         np.concatenate([s.cand_id for s in scans]),
         np.concatenate([s.cand_dist for s in scans]),
+        np.concatenate([s.cand_scale for s in scans]),
         state.tie_rtol,
     )  # fmt: skip
     zero = np.zeros(nq, dtype=np.int64)
@@ -260,6 +289,8 @@ def rank(
     block_size: int | None = None,
     backend: str = "numpy",
     progress: bool | None = None,
+    database_groups=None,
+    query_groups=None,
 ) -> RankingFacts:
     """Rank ``database`` for every query exactly and return the :class:`RankingFacts`.
 
@@ -269,7 +300,18 @@ def rank(
     database rows per block (default: about 16 MB of float32 scores per tile);
     ``backend`` ``"numpy"`` (BLAS sgemm) or ``"faiss"`` (faiss's sgemm). The same steps
     run shard by shard in :func:`vprmetrics.ranking.shards.rank_sharded`.
+    ``database_groups`` / ``query_groups`` (one label per row, each group's rows
+    consecutive) rank groups instead of items, by the minimum over member pairs
+    (:func:`vprmetrics.ranking.groups.rank_groups`); ``positives`` is then over groups.
     """
+    if database_groups is not None or query_groups is not None:
+        from vprmetrics.ranking.groups import rank_groups
+
+        return rank_groups(
+            queries, database, positives, database_groups=database_groups,
+            query_groups=query_groups, metric=metric, k=k, tie_rtol=tie_rtol,
+            block_size=block_size, backend=backend,
+        )  # fmt: skip
     state = prepare_queries(
         queries, database, positives, metric=metric, k=k, tie_rtol=tie_rtol, backend=backend
     )

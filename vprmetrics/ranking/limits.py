@@ -19,3 +19,8 @@ POOL_KEEP_FACTOR = 4  # ... but never below this many times (>= 1) the kept top-
 THREADS = min(4, os.cpu_count() or 1)  # threads for the exact distances
 UNION_GEMM_RATIO = 16  # positives pass: one GEMM when queries x union <= this x pairs
 DENSE_TILE = 32  # a tile selecting more than 1/DENSE_TILE of its entries is tightened
+GEMM_CHUNK = 512  # smallest inner-dimension chunk of the float32 GEMM when the band is dense
+CHUNK_MIN_DIM = 1024  # ... only above this many dimensions
+CHUNK_BAND_SHARE = 1 / 100  # chunk when the float32 band holds more than this share of a tile
+CHUNK_TARGET_SHARE = 1 / 500  # ... with chunks short enough to bring it to about this share
+CHUNK_PROBE = 256  # queries scored against the first block to measure that share

@@ -1,9 +1,15 @@
 """The per-query candidate pool of the streaming top-k, and the final top-k order.
 
 Entries carry float32-derived bounds ``lb <= d <= ub``; an entry is dropped once its lower
-bound exceeds ``tau`` (an upper bound on the k-th smallest exact distance) plus the tie
-tolerance. At the end the survivors get their exact distance and :func:`finish_topk`
-orders them by (exact distance, index), tie groups by index.
+bound exceeds ``tau`` (an upper bound on the k-th smallest exact distance) plus the query's
+tie slack ``tie_rtol * s_max`` (``s_max`` bounds every tie scale of the query). At the end
+the survivors get their exact distance and :func:`finish_topk` orders them by tie group,
+then index.
+
+The top-k order: sort by (exact distance, index); walking that order, an item starts a new
+tie group when it does not tie the current group's first item (its leader); items are then
+ordered by (group, index). So whatever a group's size and whatever k is, the lowest-index
+members of a group come first.
 """
 
 from __future__ import annotations
@@ -13,9 +19,9 @@ from collections.abc import Callable
 import numpy as np
 
 from vprmetrics.ranking import limits
-from vprmetrics.ranking.distances import tie_slack, ties
+from vprmetrics.ranking.distances import ties
 
-__all__ = ["CandidatePool", "finish_topk"]
+__all__ = ["CandidatePool", "finish_topk", "tie_groups"]
 
 
 class CandidatePool:
@@ -23,11 +29,13 @@ class CandidatePool:
 
     Entries carry float32-derived bounds ``lb <= d <= ub``. ``tau`` is an upper bound on
     the k-th smallest exact distance (the k-th smallest ``ub``, or a bound from elsewhere);
-    an entry is dropped once ``lb`` exceeds ``tau`` plus the tie tolerance.
+    an entry is dropped once ``lb`` exceeds ``tau + slack`` (``slack`` per query: how far
+    above ``tau`` a distance can lie and still tie with one at most ``tau``).
+    ``resolve(qi, ids)`` returns the exact distances and tie scales of pairs.
     """
 
-    def __init__(self, nq: int, k: int, keep: int, rtol: float, resolve: Callable) -> None:
-        self.k, self.keep, self.rtol, self.resolve = k, keep, rtol, resolve
+    def __init__(self, nq: int, k: int, keep: int, slack: np.ndarray, resolve: Callable) -> None:
+        self.k, self.keep, self.slack, self.resolve = k, keep, slack, resolve
         self.cap = limits.POOL_START
         self.max_cap = max(limits.POOL_MAX, limits.POOL_KEEP_FACTOR * keep)
         self.lb = np.full((nq, self.cap), np.inf)
@@ -43,10 +51,8 @@ class CandidatePool:
         self.ids = np.hstack([self.ids, np.full((nq, extra), -1, dtype=np.int64)])
         self.cap = cap
 
-    def insert(
-        self, rows: np.ndarray, ids: np.ndarray, lb: np.ndarray, ub: np.ndarray, margin: np.ndarray
-    ) -> None:
-        """Add entries (``rows`` ascending: global query indices); ``margin`` per entry."""
+    def insert(self, rows: np.ndarray, ids: np.ndarray, lb: np.ndarray, ub: np.ndarray) -> None:
+        """Add entries (``rows`` ascending: global query indices)."""
         if rows.size == 0:
             return
         uniq, start, count = np.unique(rows, return_index=True, return_counts=True)
@@ -60,12 +66,10 @@ class CandidatePool:
         all_id[:, : self.cap] = self.ids[uniq]
         col = self.cap + np.arange(rows.size) - np.repeat(start, count)
         all_lb[which, col], all_ub[which, col], all_id[which, col] = lb, ub, ids
-        row_margin = np.zeros(uniq.size)
-        np.maximum.at(row_margin, which, margin)
         tau = self.tau[uniq]
         if width >= self.k:
             tau = np.minimum(tau, np.partition(all_ub, self.k - 1, axis=1)[:, self.k - 1])
-        keep = all_lb <= (tau + tie_slack(tau, row_margin, self.rtol))[:, None]
+        keep = all_lb <= (tau + self.slack[uniq])[:, None]
         keep &= all_id >= 0
         n_keep = keep.sum(axis=1)
         over = n_keep > self.max_cap
@@ -74,7 +78,7 @@ class CandidatePool:
             n_keep = keep.sum(axis=1)
         need = int(n_keep.max())
         if need > self.cap:
-            self._grow(min(self.max_cap, max(2 * self.cap, need)))
+            self._grow(max(min(self.max_cap, 2 * self.cap), need))
         order = np.argsort(~keep, axis=1, kind="stable")  # kept entries first
         kept = np.take_along_axis(keep, order, axis=1)
         lb = np.where(kept, np.take_along_axis(all_lb, order, axis=1), np.inf)
@@ -90,51 +94,94 @@ class CandidatePool:
         self.tau[uniq] = tau
 
     def _truncate(self, uniq, over, keep, all_lb, all_ub, all_id) -> None:
-        """Rows with too many near-equal entries: make them exact and keep the best
-        ``keep`` by (distance, index), as the top-k does (pathological ties only)."""
+        """Rows with too many near-equal entries: make them exact and drop what can never
+        reach the top-k: items beyond the k-th exact distance plus the tie slack (a later
+        group), and items with at least k lower-index copies (same exact distance and tie
+        scale: never a group leader, always behind those copies). Pathological ties only;
+        what survives stays (within ``slack`` of the k-th distance)."""
         rows_local = np.flatnonzero(over)
         r, c = np.nonzero(keep[rows_local])
         qi = uniq[rows_local][r]
-        exact = self.resolve(qi, all_id[rows_local[r], c])
-        order = np.lexsort((all_id[rows_local[r], c], exact, r))
-        r, c, exact = r[order], c[order], exact[order]
+        ids = all_id[rows_local[r], c]
+        exact, scale = self.resolve(qi, ids)
+        order = np.lexsort((ids, scale, exact, r))
+        r, c, exact, scale = r[order], c[order], exact[order], scale[order]
         first = np.searchsorted(r, np.arange(rows_local.size))
-        rank_in_row = np.arange(r.size) - first[r]
+        kth = exact[np.minimum(first + self.k - 1, np.append(first[1:], r.size) - 1)]
+        alive = exact <= kth[r] + self.slack[uniq[rows_local]][r]
+        new = np.ones(r.size, dtype=bool)  # first of a run of equal (row, exact, scale)
+        new[1:] = (r[1:] != r[:-1]) | (exact[1:] != exact[:-1]) | (scale[1:] != scale[:-1])
+        at = np.arange(r.size)
+        alive &= at - np.maximum.accumulate(np.where(new, at, 0)) < self.k
         keep[rows_local] = False
-        best = rank_in_row < self.keep
-        keep[rows_local[r[best]], c[best]] = True
+        keep[rows_local[r[alive]], c[alive]] = True
         all_lb[rows_local[r], c] = exact
         all_ub[rows_local[r], c] = exact
 
     def candidates(self) -> tuple[np.ndarray, np.ndarray]:
         """(query, id) of the entries that can still reach the k-th place, by query."""
-        slack = tie_slack(self.tau, np.zeros_like(self.tau), self.rtol)
-        r, c = np.nonzero((self.lb <= (self.tau + slack)[:, None]) & (self.ids >= 0))
+        r, c = np.nonzero((self.lb <= (self.tau + self.slack)[:, None]) & (self.ids >= 0))
         return r, self.ids[r, c]
 
 
+def tie_groups(qi: np.ndarray, exact: np.ndarray, scale: np.ndarray, rtol: float, k: int):
+    """Tie-group numbers of entries sorted by (query, exact distance, index).
+
+    Walking each query's entries in order, an entry joins the current group when it ties
+    the group's leader (``|d - d_lead| <= rtol max(s, s_lead)``), else it leads a new one.
+    Groups are numbered until a query's first ``k`` entries are placed; later entries get
+    a number past every placed group.
+
+    >>> tie_groups(np.zeros(4, int), np.array([1.0, 1.0, 2.0, 3.0]), np.ones(4), 0.0, 4).tolist()
+    [0, 0, 1, 2]
+    """
+    n = qi.size
+    nq = int(qi.max()) + 1 if n else 0
+    pos = np.arange(n)
+    start = np.searchsorted(qi, np.arange(nq))
+    end = np.append(start[1:], n)
+    group = np.full(n, np.iinfo(np.int64).max)
+    lead = start.copy()
+    placed = np.zeros(nq, dtype=np.int64)
+    active = end > start
+    g = 0
+    while active.any():
+        sel = active[qi] & (pos >= lead[qi])
+        p, q = pos[sel], qi[sel]
+        leader = lead[q]
+        tied = ties(exact[p], exact[leader], rtol, np.maximum(scale[p], scale[leader]))
+        stop = end.copy()
+        np.minimum.at(stop, q[~tied], p[~tied])
+        inside = p < stop[q]
+        group[p[inside]] = g
+        placed += stop - np.where(active, lead, stop)
+        lead = stop
+        active &= (placed < k) & (stop < end)
+        g += 1
+    return group
+
+
 def finish_topk(
-    nq: int, keep: int, k: int, qi: np.ndarray, ids: np.ndarray, exact: np.ndarray, rtol: float
+    nq: int,
+    k: int,
+    qi: np.ndarray,
+    ids: np.ndarray,
+    exact: np.ndarray,
+    scale: np.ndarray,
+    rtol: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The ``keep`` best by (exact distance, index) per query, then the first ``k`` with
-    items that tie (``rtol``) ordered by index."""
+    """The first ``k`` per query by (tie group, index) (:func:`tie_groups`); ``-1`` /
+    ``inf`` pads. The candidates must hold every item within the tie slack of the k-th
+    exact distance, less items that at least k others surely precede."""
     order = np.lexsort((ids, exact, qi))
+    qi, ids, exact, scale = qi[order], ids[order], exact[order], scale[order]
+    group = tie_groups(qi, exact, scale, rtol, k)
+    order = np.lexsort((ids, group, qi))
     qi, ids, exact = qi[order], ids[order], exact[order]
     place = np.arange(qi.size) - np.searchsorted(qi, np.arange(nq))[qi]
-    sel = place < keep
-    dist = np.full((nq, keep), np.inf)
-    best = np.full((nq, keep), -1, dtype=np.int64)
+    sel = place < k
+    dist = np.full((nq, k), np.inf)
+    best = np.full((nq, k), -1, dtype=np.int64)
     dist[qi[sel], place[sel]] = exact[sel]
     best[qi[sel], place[sel]] = ids[sel]
-    group = np.zeros(dist.shape, dtype=np.int64)
-    leader = dist[:, 0].copy()
-    for col in range(1, dist.shape[1]):
-        with np.errstate(invalid="ignore"):  # inf pads
-            new = ~ties(dist[:, col], leader, rtol) & np.isfinite(dist[:, col])
-        group[:, col] = group[:, col - 1] + new
-        leader = np.where(new, dist[:, col], leader)
-    pad = best < 0
-    order = np.lexsort((np.where(pad, np.iinfo(np.int64).max, best), group), axis=1)
-    best = np.take_along_axis(best, order, axis=1)[:, :k]
-    dist = np.take_along_axis(dist, order, axis=1)[:, :k]
     return best, dist

@@ -147,6 +147,8 @@ class ShardedRows:
         return self.shape[0]
 
     def __getitem__(self, ids) -> np.ndarray:
+        if isinstance(ids, slice):
+            ids = np.arange(*ids.indices(self.shape[0]))
         ids = np.asarray(ids, dtype=np.int64)
         out = np.empty((ids.size, self.shape[1]), dtype=self.dtype)
         which = np.searchsorted(self.offsets, ids, side="right") - 1

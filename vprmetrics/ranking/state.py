@@ -27,7 +27,8 @@ class Counts:
 @dataclass
 class QueryState:
     """What every database shard needs about the queries: their float32 GEMM operand,
-    the exact best-positive facts (d*, S, first tied positive) and the settings.
+    the exact best-positive facts (d*, its tie scale, S, first tied positive), the largest
+    database norm (which bounds every tie scale) and the settings.
 
     Built once by :func:`prepare_queries`; :func:`scan_shard` reads it, so it can be
     sent to Dask workers as it is.
@@ -37,11 +38,14 @@ class QueryState:
     q32: np.ndarray
     shift: np.ndarray
     q_norm: np.ndarray
+    q_sq: np.ndarray
     d_star: np.ndarray
+    star_scale: np.ndarray
     n_tied_pos: np.ndarray
     first_tied_pos: np.ndarray
     n_positives: np.ndarray
     n_database: int
+    x_norm_max: float
     metric: str
     backend: str
     k: int
@@ -67,3 +71,4 @@ class ShardScan:
     cand_query: np.ndarray
     cand_id: np.ndarray
     cand_dist: np.ndarray
+    cand_scale: np.ndarray

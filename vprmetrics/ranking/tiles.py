@@ -22,17 +22,20 @@ from vprmetrics.ranking.distances import (
     float32_margin,
     round_down32,
     round_up32,
-    tie_slack,
+    scale_bound,
+    tie_scale,
     ties,
 )
-from vprmetrics.ranking.exact import exact_pairs, prepare_rows
+from vprmetrics.ranking.exact import exact_pairs, prepare_rows, row_sq_norms
 from vprmetrics.ranking.pool import CandidatePool
 from vprmetrics.ranking.state import Counts, QueryState
 
 __all__ = [
     "Block",
     "TileContext",
+    "band_share",
     "check_norms",
+    "chunked_scores",
     "make_block",
     "prepare_query_rows",
     "scan_tile",
@@ -44,14 +47,15 @@ __all__ = [
 class Block:
     """A database block ready for scoring: its rows as given (exact distances re-read
     them), the float32 GEMM operand, the per-column float64 term added to the GEMM
-    (``|x|^2`` for numpy l2, else None), the largest norm, and ``|x|^2`` rounded to
-    float32 (as float64)."""
+    (``|x|^2`` for numpy l2, else None), the largest norm, ``|x|^2`` rounded to float32
+    (as float64), and ``|x|^2`` in float64 (for the tie scales)."""
 
     src: np.ndarray
     x32: np.ndarray
     column: np.ndarray | None
     norm_max: float
     sq32: np.ndarray
+    sq: np.ndarray
 
 
 def make_block(rows: np.ndarray, metric: str, backend: str) -> Block:
@@ -62,7 +66,7 @@ def make_block(rows: np.ndarray, metric: str, backend: str) -> Block:
     x32 = rows if reuse else np.empty(rows.shape, dtype=np.float32)
     for i in range(0, n, 64):  # row chunks stay in cache
         y = prepare_rows(rows[i : i + 64], metric)
-        sq[i : i + 64] = np.einsum("ij,ij->i", y, y)
+        sq[i : i + 64] = row_sq_norms(y)
         if not reuse:
             x32[i : i + 64] = y
     norms = np.sqrt(sq)
@@ -70,11 +74,11 @@ def make_block(rows: np.ndarray, metric: str, backend: str) -> Block:
     sq32 = sq.astype(np.float32).astype(np.float64)
     column = sq32 if backend == "numpy" and metric == "l2" else None
     norm_max = 1.0 if metric == "cosine" else float(norms.max(initial=0.0))
-    return Block(rows, x32, column, norm_max, sq32)
+    return Block(rows, x32, column, norm_max, sq32, sq)
 
 
 def prepare_query_rows(q: np.ndarray, metric: str, backend: str):
-    """(exact-distance source rows, float32 scorer rows, shift, norms) of the queries,
+    """(exact-distance source rows, float32 scorer rows, shift, norms, ``|q|^2``) of the queries,
     computed in cache-sized row chunks. numpy l2 scores ``(-2q).x`` and the float64 terms
     ``|x|^2`` (the block's column) and ``|q|^2`` (the shift) are added afterwards; numpy
     ip/cosine score ``(-q).x``; faiss returns the distances itself."""
@@ -85,11 +89,11 @@ def prepare_query_rows(q: np.ndarray, metric: str, backend: str):
     scale = -2.0 if metric == "l2" else -1.0
     for i in range(0, nq, 64):
         y = np.asarray(src[i : i + 64], dtype=np.float64)
-        sq[i : i + 64] = np.einsum("ij,ij->i", y, y)
+        sq[i : i + 64] = row_sq_norms(y)
         q32[i : i + 64] = scale * y if backend == "numpy" else y
     norms = np.ones(nq) if metric == "cosine" else np.sqrt(sq)
     shift = sq if backend == "numpy" and metric == "l2" else np.zeros(nq)
-    return src, q32, shift, norms
+    return src, q32, shift, norms, sq
 
 
 def tile_scorer(backend: str, metric: str) -> Callable[..., np.ndarray]:
@@ -108,6 +112,22 @@ def tile_scorer(backend: str, metric: str) -> Callable[..., np.ndarray]:
     if metric == "l2":
         return lambda q32, x32, out=None: faiss.pairwise_distances(q32, x32, metric=kind)
     return lambda q32, x32, out=None: -faiss.pairwise_distances(q32, x32, metric=kind)
+
+
+def chunked_scores(q32: np.ndarray, x32: np.ndarray, chunk: int) -> np.ndarray:
+    """``q32 @ x32.T`` as the float64 sum of float32 GEMMs over inner-dimension chunks of
+    length ``chunk``: its proven error bound scales with ``chunk``, not the dimension
+    (:func:`vprmetrics.ranking.distances.float32_margin` with ``chunk``).
+
+    >>> q = np.ones((1, 5), np.float32); float(chunked_scores(q, q, 2)[0, 0])
+    5.0
+    """
+    acc = np.zeros((q32.shape[0], x32.shape[0]))
+    part = np.empty(acc.shape, dtype=np.float32)
+    for k0 in range(0, q32.shape[1], chunk):
+        np.matmul(q32[:, k0 : k0 + chunk], x32[:, k0 : k0 + chunk].T, out=part)
+        acc += part
+    return acc
 
 
 def check_norms(norms: np.ndarray, name: str) -> None:
@@ -129,14 +149,32 @@ class TileContext:
     offset: int
     counts: Counts
     pool: CandidatePool
+    chunk: int | None = None  # the inner-dimension chunk of the scores, if chunked
 
 
-def scan_tile(s: np.ndarray, ctx: TileContext) -> None:
+def band_share(state: QueryState, blk: Block, rows: slice, tile: Callable) -> float:
+    """The share of (query, item) pairs of ``rows`` x ``blk`` inside the float32 band
+    around d* (what an unchunked scan would re-decide in float64)."""
+    v = tile(state.q32[rows], blk.x32).astype(np.float64)
+    if blk.column is not None:
+        v += blk.column
+    v += state.shift[rows, None]
+    m = float32_margin(state.q_src.shape[1], state.q_norm[rows], blk.norm_max, state.metric)
+    scale = scale_bound(state.q_norm[rows], blk.norm_max, state.metric)
+    width = m + state.tie_rtol * np.maximum(scale, state.star_scale[rows])
+    ds = np.where(state.has[rows], state.d_star[rows], np.inf)
+    return float(np.count_nonzero(np.abs(v - ds[:, None]) <= width[:, None])) / max(v.size, 1)
+
+
+def scan_tile(s: np.ndarray, ctx: TileContext) -> int:
     """Classify one float32 score tile (queries ``ctx.rows`` x the block at ``ctx.offset``).
 
     With ``d~ = s + column + shift`` and the band half-width
-    ``w = m_q + 2 tie_rtol (|d*| + m_q)``: ``d~ < d* - w`` counts in ``L``;
+    ``w = m_q + tie_rtol max(s_max, s*)`` (``s_max`` a bound on the block's tie scales,
+    ``s*`` the best positive's): ``d~ < d* - w`` counts in ``L``;
     ``|d~ - d*| <= w`` is re-decided in float64; ``d~ - m_q <= tau_q`` enters the pool.
+    ``s`` is float32, or float64 from :func:`chunked_scores`. Returns the number of entries
+    re-decided in float64 (the band).
     """
     state, blk, rows, b0 = ctx.state, ctx.block, ctx.rows, ctx.offset
     counts, pool, rtol, metric = ctx.counts, ctx.pool, state.tie_rtol, state.metric
@@ -146,15 +184,18 @@ def scan_tile(s: np.ndarray, ctx: TileContext) -> None:
     col_min = col_max = 0.0
     if blk.column is not None:
         col_min, col_max = float(blk.column.min()), float(blk.column.max())
-    margin = float32_margin(q_src.shape[1], state.q_norm[rows], blk.norm_max, metric)
+    margin = float32_margin(q_src.shape[1], state.q_norm[rows], blk.norm_max, metric, ctx.chunk)
     counted = state.has[rows]
     ds = np.where(counted, d_star[rows], 0.0)
-    width = margin + 2.0 * rtol * (np.abs(ds) + margin)
+    star_scale = np.where(counted, state.star_scale[rows], 0.0)
+    block_scale = scale_bound(state.q_norm[rows], blk.norm_max, metric)
+    width = margin + rtol * np.maximum(block_scale, star_scale)
     lo = np.where(counted, ds - width, -np.inf)
     hi = np.where(counted, ds + width, -np.inf)
+    slack = pool.slack[rows]
 
     def select(tau: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        upper = tau + tie_slack(tau, margin, rtol) + margin
+        upper = tau + slack + margin
         thr = round_up32(np.maximum(hi, upper) - sh - col_min)
         return np.less_equal(s, thr[:, None]), upper
 
@@ -177,7 +218,7 @@ def scan_tile(s: np.ndarray, ctx: TileContext) -> None:
         mask |= np.less_equal(s, round_up32(upper - sh - col_min)[:, None])  # top-k ones
     idx = np.flatnonzero(mask)
     if idx.size == 0:
-        return
+        return 0
     r, c = np.divmod(idx, nb)
     v32 = s.reshape(-1)[idx]
     v = v32.astype(np.float64)
@@ -192,11 +233,13 @@ def scan_tile(s: np.ndarray, ctx: TileContext) -> None:
         counts.closer[rows] += np.bincount(r[is_closer & ~already], minlength=nr)
         is_closer |= already
     band = ~is_closer & (v <= hi[r])
-    if band.any():
+    n_band = int(np.count_nonzero(band))
+    if n_band:
         bq = r[band] + rows.start
         bd = exact_pairs(q_src, blk.src, bq, c[band], metric)
         bj = c[band] + b0
-        is_tie = ties(bd, d_star[bq], rtol)
+        scale = np.maximum(tie_scale(state.q_sq[bq], blk.sq[c[band]], metric), state.star_scale[bq])
+        is_tie = ties(bd, d_star[bq], rtol, scale)
         tie_closer = (bd < d_star[bq]) & ~is_tie
         nq = counts.closer.size
         counts.closer += np.bincount(bq[tie_closer], minlength=nq)
@@ -211,8 +254,8 @@ def scan_tile(s: np.ndarray, ctx: TileContext) -> None:
         kth = np.partition(s[dense], pool.k - 1, axis=1)[:, pool.k - 1].astype(np.float64)
         tau = np.minimum(pool.tau[rows.start + dense], kth + col_max + sh[dense] + margin[dense])
         pool.tau[rows.start + dense] = tau
-        upper[dense] = tau + tie_slack(tau, margin[dense], rtol) + margin[dense]
+        upper[dense] = tau + slack[dense] + margin[dense]
         cand = v <= upper[r]
     if cand.any():
-        pool.insert(r[cand] + rows.start, c[cand] + b0, v[cand] - m[cand], v[cand] + m[cand],
-                    m[cand])  # fmt: skip
+        pool.insert(r[cand] + rows.start, c[cand] + b0, v[cand] - m[cand], v[cand] + m[cand])
+    return n_band

@@ -35,10 +35,20 @@ from vprmetrics.metrics.pssr import pssr, pssr_per_query
 from vprmetrics.metrics.recall import (
     PERCENT_CONVENTIONS,
     per_query_success,
-    percent_cutoff,
+    percent_cutoffs,
+    percent_policy,
+    percent_tie_bounds,
+    recall_at_n,
+    recall_at_percent,
     scored_mask,
+    tie_bounds,
 )
-from vprmetrics.metrics.retrieval import average_precision_per_query, relevance
+from vprmetrics.metrics.retrieval import (
+    average_precision_per_query,
+    map_at_k,
+    precision_at_k,
+    precision_per_query,
+)
 from vprmetrics.metrics.ties import check_policy
 from vprmetrics.ranking.distances import check_metric
 from vprmetrics.ranking.engine import rank
@@ -141,8 +151,13 @@ class Evaluation:
         return per_query_frame(self.per_query_rows())
 
 
-def _keyed(keys: Sequence, values: Sequence) -> dict[str, float]:
-    return {_key(k): float(v) for k, v in zip(keys, values, strict=True)}
+def _str_keys(values: dict) -> dict:
+    return {_key(k): v for k, v in values.items()}
+
+
+def _keyed(keys: Sequence, values: Sequence) -> dict:
+    """``{_key(k): v}`` for paired cut-offs and values."""
+    return {_key(k): v for k, v in zip(keys, values, strict=True)}
 
 
 def _key(k) -> str:
@@ -192,7 +207,13 @@ def evaluate_facts(
     query_coords: np.ndarray | None = None,
     database_coords: np.ndarray | None = None,
 ) -> Evaluation:
-    """Every metric of the report from saved or fresh ranking facts."""
+    """Every metric of the report from saved or fresh ranking facts.
+
+    Every number comes from the public metric functions (:func:`recall_at_n`,
+    :func:`recall_at_percent`, :func:`tie_bounds`, :func:`percent_tie_bounds`,
+    :func:`precision_at_k`, :func:`map_at_k`, :func:`pssr`), and every interval from the
+    per-query values behind them, so the report equals what those functions return.
+    """
     s = (settings or EvaluationSettings()).checked(facts.n_database)
     ev = Evaluation(facts, positives, s, query_coords=query_coords, database_coords=database_coords)
     mask = scored_mask(facts, s.no_positive)
@@ -203,32 +224,17 @@ def evaluate_facts(
             f"N = {ns[-1]} exceeds the ranked top-k ({facts.k}); rank with k >= {ns[-1]}"
         )
     ks = s.recall_at_percent
-    convention = PERCENT_CONVENTIONS[s.percent_convention]
-    pct_policy = convention.ties or s.ties
-    cutoffs = [percent_cutoff(k, n, s.percent_convention) for k in ks]
-
-    success = {p: per_query_success(facts, ns, p)[mask] for p in ("optimistic", "pessimistic")}
-    success[s.ties] = per_query_success(facts, ns, s.ties)[mask]
-    pct = {p: per_query_success(facts, cutoffs, p)[mask] for p in ("optimistic", "pessimistic")}
-    pct[pct_policy] = per_query_success(facts, cutoffs, pct_policy)[mask]
+    conv = s.percent_convention
+    pct_policy = percent_policy(conv, s.ties)
+    cutoffs = percent_cutoffs(ks, n, conv)
     ps = pssr(facts, s.no_positive)
-    rel = relevance(facts, positives)[mask]
-    ap = (
-        np.stack([average_precision_per_query(facts, positives, k)[mask] for k in s.map_at], axis=1)
-        if s.map_at
-        else np.zeros((int(mask.sum()), 0))
-    )
-    precision = np.stack([rel[:, :k].mean(axis=1) for k in s.map_at], axis=1) if s.map_at else ap
+    maps = s.map_at
 
-    def bounds(table, keys):
-        return {
-            _key(k): {
-                "optimistic": float(table["optimistic"][:, i].mean()),
-                "pessimistic": float(table["pessimistic"][:, i].mean()),
-                "gap": float(table["optimistic"][:, i].mean() - table["pessimistic"][:, i].mean()),
-            }
-            for i, k in enumerate(keys)
-        }
+    def per_query(values: list[np.ndarray]) -> np.ndarray:
+        return np.stack(values, axis=1)[mask] if values else np.zeros((int(mask.sum()), 0))
+
+    def intervals(keys, values: np.ndarray) -> dict[str, list[float]]:
+        return _interval_dict(keys, values, s)
 
     report = {
         "n_queries": facts.n_queries,
@@ -239,10 +245,10 @@ def evaluate_facts(
         "metric": facts.metric,
         "ties": s.ties,
         "tie_rtol": facts.tie_rtol,
-        "recall_at_n": _keyed(ns, success[s.ties].mean(axis=0)),
-        "recall_at_percent": _keyed(ks, pct[pct_policy].mean(axis=0)),
+        "recall_at_n": _str_keys(recall_at_n(facts, ns, s.ties, s.no_positive)),
+        "recall_at_percent": _str_keys(recall_at_percent(facts, ks, s.ties, s.no_positive, conv)),
         "recall_at_percent_cutoffs": {_key(k): c for k, c in zip(ks, cutoffs, strict=True)},
-        "recall_at_percent_convention": s.percent_convention,
+        "recall_at_percent_convention": conv,
         "recall_at_percent_ties": pct_policy,
         "chance": {
             "recall_at_n": _keyed(ns, chance_recall(facts.n_positives[mask], n, ns)),
@@ -257,26 +263,40 @@ def evaluate_facts(
             },
             "fraction_for_recall": {_key(t): v for t, v in ps.fraction_for_recall.items()},
         },
-        "map_at_k": _keyed(s.map_at, ap.mean(axis=0)),
-        "precision_at_k": _keyed(s.map_at, precision.mean(axis=0)),
-        "tie_bounds": {"recall_at_n": bounds(success, ns), "recall_at_percent": bounds(pct, ks)},
+        "map_at_k": _str_keys(map_at_k(facts, positives, maps, s.no_positive)) if maps else {},
+        "precision_at_k": (
+            _str_keys(precision_at_k(facts, positives, maps, s.no_positive)) if maps else {}
+        ),
+        "tie_bounds": {
+            "recall_at_n": _str_keys(tie_bounds(facts, ns, s.no_positive)),
+            "recall_at_percent": _str_keys(percent_tie_bounds(facts, ks, s.no_positive, conv)),
+        },
         "confidence_intervals": {
             "level": s.confidence,
             "method": f"{interval_method(int(mask.sum()))} bootstrap over queries "
             "(scipy.stats.bootstrap)",
             "n_resamples": s.n_resamples,
             "seed": s.seed,
-            "recall_at_n": _interval_dict(ns, success[s.ties], s),
-            "recall_at_percent": _interval_dict(ks, pct[pct_policy], s),
-            "pssr_mean": _interval_dict(["mean"], ps.per_query[:, None], s)["mean"],
-            "map_at_k": _interval_dict(s.map_at, ap, s),
-            "precision_at_k": _interval_dict(s.map_at, precision, s),
+            "recall_at_n": intervals(ns, per_query_success(facts, ns, s.ties)[mask]),
+            "recall_at_percent": intervals(ks, per_query_success(facts, cutoffs, pct_policy)[mask]),
+            "pssr_mean": intervals(["mean"], ps.per_query[:, None])["mean"],
+            "map_at_k": intervals(
+                maps, per_query([average_precision_per_query(facts, positives, k) for k in maps])
+            ),
+            "precision_at_k": intervals(
+                maps, per_query([precision_per_query(facts, positives, k) for k in maps])
+            ),
         },
     }
     if query_coords is not None:
         report["geo_error_m"] = _geography(ev, s, mask)
     ev.report = report
     return ev
+
+
+def _n_groups(labels) -> int:
+    labels = np.asarray(labels)
+    return int(labels.max()) + 1 if labels.size and np.issubdtype(labels.dtype, np.integer) else 0
 
 
 def evaluate(
@@ -290,6 +310,8 @@ def evaluate(
     block_size: int | None = None,
     progress: bool | None = None,
     ranker: Callable[..., RankingFacts] = rank,
+    database_groups=None,
+    query_groups=None,
     **settings,
 ) -> Evaluation:
     """Rank ``database`` for every query exactly, then compute every metric of the report.
@@ -299,21 +321,26 @@ def evaluate(
     ``map_at``, ``coords``, ``confidence``, ``n_resamples``, ``seed``, ``tie_rtol``).
     Coordinates (``(n, 2)``, UTM metres or lat/lon degrees per ``coords``) add the
     geographic error section. ``ranker`` replaces :func:`~vprmetrics.ranking.engine.rank`
-    (same arguments), e.g. by a sharded or distributed ranking.
+    (same arguments), e.g. by a sharded or distributed ranking. ``database_groups`` /
+    ``query_groups`` (one label per row, each group's rows consecutive) rank groups by their
+    closest member pair; then ``positives`` and the coordinates are one per group.
     """
     unknown = set(settings) - set(EvaluationSettings.__dataclass_fields__)
     if unknown:
         raise InputError(f"unknown evaluation setting(s) {sorted(unknown)}; see EvaluationSettings")
-    n = len(database)
+    n = len(database) if database_groups is None else _n_groups(database_groups)
+    nq = len(queries) if query_groups is None else _n_groups(query_groups)
     s = EvaluationSettings(**settings).checked(n)
     if (query_coords is None) != (database_coords is None):
         raise InputError("give both query_coords and database_coords, or neither")
     if query_coords is not None and database_coords is not None:
-        query_coords = as_geo_coordinates(query_coords, "query coordinates", s.coords, len(queries))
+        query_coords = as_geo_coordinates(query_coords, "query coordinates", s.coords, nq)
         database_coords = as_geo_coordinates(database_coords, "database coordinates", s.coords, n)
     k = max([*s.recall_at, *s.map_at])
     if k > n:
         raise InputError(f"N = {k} exceeds the database size {n}; ask for N <= {n}")
+    grouped = database_groups is not None or query_groups is not None
+    groups = dict(database_groups=database_groups, query_groups=query_groups) if grouped else {}
     start = time.perf_counter()
     facts = ranker(
         queries,
@@ -325,11 +352,20 @@ def evaluate(
         block_size=block_size,
         backend=backend,
         progress=progress,
+        **groups,
     )
     seconds = time.perf_counter() - start
     ev = evaluate_facts(
         facts, positives, s, query_coords=query_coords, database_coords=database_coords
     )
+    if grouped:
+        ev.report["groups"] = {
+            "reduction": "min over member pairs",
+            "database_groups": n,
+            "database_rows": len(database),
+            "query_groups": nq,
+            "query_rows": len(queries),
+        }
     ev.report["timing"] = {
         "ranking_s": seconds,
         "per_query_ms": 1000.0 * seconds / max(1, facts.n_queries),
