@@ -151,7 +151,9 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(arrays, capsys, mutate,
 
 
 def test_bad_options(arrays, capsys):
-    assert _run(arrays, *_utm(arrays), "--radius", "-1") == 2
+    with pytest.raises(SystemExit) as exc:
+        _run(arrays, *_utm(arrays), "--radius", "-1")
+    assert exc.value.code == 2
     _one_line_error(capsys, "radius")
     assert _run(arrays, *_utm(arrays), "--recall-at", "300") == 2
     _one_line_error(capsys, "exceeds the database size 200")

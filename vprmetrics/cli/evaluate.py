@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import numpy as np
 
-from vprmetrics.checks import as_cutoffs, as_percentages, check_shape, load_npy
+from vprmetrics.checks import as_coordinates, as_cutoffs, as_percentages, check_shape, load_npy
 from vprmetrics.errors import InputError, ProtocolError
+from vprmetrics.files import check_targets
 from vprmetrics.geo.ground_truth import positives_within_radius
 from vprmetrics.geo.positives import NO_POSITIVE_RULES, Positives
+from vprmetrics.input_limits import MAX_N_RESAMPLES, MAX_RECALL_AT, check_top_k
 from vprmetrics.metrics.recall import PERCENT_CONVENTIONS
 from vprmetrics.metrics.ties import TIE_POLICIES
 from vprmetrics.ranking.distances import METRICS
@@ -30,16 +33,53 @@ __all__ = ["add_parser", "run"]
 
 def _int_list(text: str) -> list[int]:
     try:
-        return as_cutoffs([float(v) for v in text.split(",") if v.strip()], "N")  # type: ignore[misc]
-    except (ValueError, InputError) as err:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a list like 1,5,10 ({err})") from err
+        values = as_cutoffs([float(v) for v in text.split(",") if v.strip()], "N")  # type: ignore[misc]
+    except (ValueError, OverflowError, InputError) as err:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list like 1,5,10 ({err})") from None
+    if values[-1] > MAX_RECALL_AT:
+        raise argparse.ArgumentTypeError(
+            f"N = {values[-1]} is more than the limit of {MAX_RECALL_AT}; use "
+            "--recall-at-percent for large cut-offs"
+        )
+    return values
 
 
 def _percent_list(text: str) -> list[float]:
     try:
         return as_percentages([float(v) for v in text.split(",") if v.strip()], "K")
-    except (ValueError, InputError) as err:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a list like 1,5,10 ({err})") from err
+    except (ValueError, OverflowError, InputError) as err:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list like 1,5,10 ({err})") from None
+
+
+def _bounded_int(low: int, high: int, example: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not an integer, e.g. {example}"
+            ) from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is outside [{low}, {high}], e.g. {example}")
+        return value
+
+    return parse
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number, e.g. 25") from None
+    if not (np.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive finite number, e.g. 25")
+    return value
+
+
+def _output_path(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("the path is empty; give a file name, e.g. report.json")
+    return text
 
 
 def _raw_inputs(args: argparse.Namespace):
@@ -69,8 +109,10 @@ def _raw_inputs(args: argparse.Namespace):
     d_path = args.database_utm if coords == "utm" else args.database_latlon
     if d_path is None:
         raise InputError(f"--query-{coords} needs --database-{coords} too")
-    q_coords = np.asarray(load_npy(q_path, f"query {coords}", mmap=False), dtype=np.float64)
-    d_coords = np.asarray(load_npy(d_path, f"database {coords}", mmap=False), dtype=np.float64)
+    q_coords = as_coordinates(load_npy(q_path, f"query {coords}", mmap=False), f"query {coords}")
+    d_coords = as_coordinates(
+        load_npy(d_path, f"database {coords}", mmap=False), f"database {coords}"
+    )
     if len(q_coords) != len(queries) or len(d_coords) != len(database):
         raise InputError(
             f"coordinates are {len(q_coords)} queries x {len(d_coords)} database but descriptors "
@@ -85,6 +127,7 @@ def _protocol_inputs(args: argparse.Namespace):
     from vprmetrics.data.protocol import load_protocol
     from vprmetrics.data.submission import (
         descriptor_stats,
+        expected_rows,
         load_submission,
         provenance,
         raise_for_problems,
@@ -101,7 +144,10 @@ def _protocol_inputs(args: argparse.Namespace):
     files = args.submission or [args.queries, args.database]
     if any(f is None for f in files):
         raise InputError("with --protocol give --submission S.npz (or --queries and --database)")
-    submission = load_submission(files[0] if len(files) == 1 else files)
+    submission = load_submission(
+        files[0] if len(files) == 1 else files,
+        expected_rows=expected_rows(protocol, dataset),
+    )
     problems = validate_submission(submission, protocol, dataset)
     for note in dataset.warnings:
         print(f"vprmetrics evaluate: warning: {note}", file=sys.stderr)
@@ -136,7 +182,15 @@ def _protocol_inputs(args: argparse.Namespace):
     )
 
 
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Refuse bad output paths before any work (a folder, a repeat, a path under a file)."""
+    check_targets([p for p in (args.json, args.per_query, args.markdown) if p is not None])
+    if args.plots is not None and Path(args.plots).exists() and not Path(args.plots).is_dir():
+        raise InputError(f"--plots {args.plots!r} is a file; give a folder for the PNG plots")
+
+
 def run(args: argparse.Namespace) -> int:
+    _check_outputs(args)
     extra: dict = {}
     settings: dict = {}
     if args.protocol:
@@ -148,6 +202,7 @@ def run(args: argparse.Namespace) -> int:
         value = getattr(args, name)
         if value is not None:
             settings[name] = value
+    check_top_k(len(queries), max(settings.get("recall_at") or [20]))
     ev = evaluate(
         queries,
         database,
@@ -201,7 +256,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     gt.add_argument("--database-utm", metavar="DU.npy", help="(n, 2) easting, northing")
     gt.add_argument("--query-latlon", metavar="QL.npy", help="(nq, 2) WGS84 lat, lon degrees")
     gt.add_argument("--database-latlon", metavar="DL.npy", help="(n, 2) WGS84 lat, lon")
-    gt.add_argument("--radius", type=float, default=25.0, help="positive radius in metres (25)")
+    gt.add_argument(
+        "--radius", type=_positive_float, default=25.0, help="positive radius in metres (25)"
+    )
     gt.add_argument("--one-to-one", action="store_true", help="query i pairs database row i")
     proto = p.add_argument_group("protocol")
     proto.add_argument("--protocol", metavar="NAME", help="a protocol name (vprmetrics protocols)")
@@ -215,8 +272,15 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     m.add_argument("--percent-convention", choices=list(PERCENT_CONVENTIONS), help="default ceil")
     m.add_argument("--no-positive", choices=NO_POSITIVE_RULES, help="default miss")
     m.add_argument("--backend", choices=BACKENDS, default="numpy", help="GEMM backend")
-    m.add_argument("--seed", type=int, default=0, help="bootstrap seed (0)")
-    m.add_argument("--n-resamples", type=int, default=1000, help="bootstrap resamples (1000)")
+    m.add_argument(
+        "--seed", type=_bounded_int(0, 2**63 - 1, "0"), default=0, help="bootstrap seed (0)"
+    )
+    m.add_argument(
+        "--n-resamples",
+        type=_bounded_int(1, MAX_N_RESAMPLES, "1000"),
+        default=1000,
+        help=f"bootstrap resamples (1000, at most {MAX_N_RESAMPLES})",
+    )
     m.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
@@ -224,9 +288,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="progress bar (default: when stderr is a terminal)",
     )
     out = p.add_argument_group("outputs")
-    out.add_argument("--json", metavar="OUT.json", help="the full report")
-    out.add_argument("--per-query", metavar="OUT.csv", help="one row per query")
-    out.add_argument("--markdown", metavar="OUT.md", help="a readable summary")
-    out.add_argument("--plots", metavar="DIR", help="PNG plots (needs matplotlib)")
+    out.add_argument("--json", type=_output_path, metavar="OUT.json", help="the full report")
+    out.add_argument("--per-query", type=_output_path, metavar="OUT.csv", help="one row per query")
+    out.add_argument("--markdown", type=_output_path, metavar="OUT.md", help="a readable summary")
+    out.add_argument(
+        "--plots", type=_output_path, metavar="DIR", help="PNG plots (needs matplotlib)"
+    )
     p.set_defaults(func=run)
     return p

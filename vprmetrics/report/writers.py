@@ -17,7 +17,7 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
-from vprmetrics.files import write_atomic
+from vprmetrics.files import commit_files
 
 __all__ = [
     "PER_QUERY_COLUMNS",
@@ -143,18 +143,17 @@ def write_outputs(
     markdown_path: str | Path | None = None,
     plots_dir: str | Path | None = None,
 ) -> list[Path]:
-    """Render every requested output in memory, then write them all atomically."""
-    pending: list[tuple[Path, bytes]] = []
-    if json_path:
-        pending.append((Path(json_path), render_json(report)))
-    if csv_path:
-        pending.append((Path(csv_path), render_csv(rows or [])))
-    if markdown_path:
-        pending.append((Path(markdown_path), render_markdown(report).encode()))
-    if plots_dir:
+    """Render every requested output in memory, then commit them all together
+    (:func:`vprmetrics.files.commit_files`): all are replaced, or none is."""
+    pending: list[tuple[str | Path, bytes]] = []
+    if json_path is not None:
+        pending.append((json_path, render_json(report)))
+    if csv_path is not None:
+        pending.append((csv_path, render_csv(rows or [])))
+    if markdown_path is not None:
+        pending.append((markdown_path, render_markdown(report).encode()))
+    if plots_dir is not None:
         from vprmetrics.report.plots import render_plots
 
         pending += [(Path(plots_dir) / name, png) for name, png in render_plots(report).items()]
-    for path, data in pending:
-        write_atomic(path, data)
-    return [path for path, _ in pending]
+    return commit_files(pending)
