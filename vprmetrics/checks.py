@@ -386,7 +386,7 @@ class SafeNpz:
                 )
             try:
                 with self._zip.open(info) as fh:
-                    header = read_npy_header(fh, member)  # type: ignore[arg-type]
+                    header = read_npy_header(fh, member)
             except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as err:
                 raise self._corrupt(err) from None
             if header.data_offset + header.nbytes != info.file_size:
@@ -414,7 +414,7 @@ class SafeNpz:
         check_memory(header.nbytes, where)
         try:
             with self._zip.open(info) as fh:
-                return np.lib.format.read_array(fh, allow_pickle=False)  # type: ignore[arg-type]
+                return np.lib.format.read_array(fh, allow_pickle=False)
         except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error) as err:
             raise self._corrupt(err) from None
 

@@ -13,7 +13,7 @@ import sys
 
 from vprmetrics.data.loaders import load_dataset, load_ground_truth_npz
 from vprmetrics.data.protocol import load_protocol
-from vprmetrics.data.submission import expected_rows, load_submission, validate_submission
+from vprmetrics.data.submission import load_submission, validate_submission
 
 __all__ = ["add_parser", "run"]
 
@@ -31,9 +31,9 @@ def run(args: argparse.Namespace) -> int:
         dataset = load_ground_truth_npz(args.ground_truth, protocol)
     elif args.dataset_root is not None:
         dataset = load_dataset(protocol, args.dataset_root)
+    # no expected_rows: validate lists every problem, the row counts among them
     submission = load_submission(
-        args.submission[0] if len(args.submission) == 1 else args.submission,
-        expected_rows=expected_rows(protocol, dataset),
+        args.submission[0] if len(args.submission) == 1 else args.submission
     )
     problems = validate_submission(submission, protocol, dataset)
     for note in dataset.warnings if dataset is not None else ():
