@@ -244,7 +244,7 @@ def read_npy_header(fh: IO[bytes], where: str) -> NpyHeader:
             shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
         else:
             raise ValueError(f"unknown format version {version}")
-    except (ValueError, SyntaxError, TypeError, EOFError, OverflowError) as err:
+    except Exception as err:  # numpy parses the header with tokenize and literal_eval
         message = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise InputError(
             f"{where} has a malformed .npy header ({message[:120]}); save the array "
@@ -254,6 +254,11 @@ def read_npy_header(fh: IO[bytes], where: str) -> NpyHeader:
         raise InputTypeError(
             f"{where} holds Python objects, which are never unpickled; save a plain array "
             "(floats as float32, strings with dtype=str)"
+        )
+    if any(n < 0 for n in shape):
+        raise InputError(
+            f"{where} has a malformed .npy header (negative shape {shape}); save the array "
+            "again with np.save"
         )
     header = NpyHeader(tuple(int(n) for n in shape), dtype, bool(fortran), fh.tell())
     elements = math.prod(header.shape)
@@ -414,7 +419,10 @@ class SafeNpz:
         check_memory(header.nbytes, where)
         try:
             with self._zip.open(info) as fh:
-                return np.lib.format.read_array(fh, allow_pickle=False)
+                array = np.lib.format.read_array(fh, allow_pickle=False)
+                if fh.read(1):  # also reaches the end, where zipfile checks the CRC
+                    raise ValueError("data after the array")
+                return array
         except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error) as err:
             raise self._corrupt(err) from None
 

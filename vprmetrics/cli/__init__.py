@@ -85,6 +85,14 @@ def run_cli(parser: argparse.ArgumentParser, name: str, argv: Sequence[str] | No
     except (VPRMetricsError, OSError) as err:
         print(f"{name} {args.command}: error: {_one_line(err)}", file=sys.stderr)
         return 2
+    except MemoryError:
+        print(
+            f"{name} {args.command}: error: out of memory (the inputs are within the limits "
+            "of vprmetrics.input_limits but not of this machine); run it where there is more "
+            "memory, or give memory-mapped .npy files",
+            file=sys.stderr,
+        )
+        return 2
     except InterruptedAfterCommit:
         print(f"{name} {args.command}: interrupted after every output was written", file=sys.stderr)
         return 130

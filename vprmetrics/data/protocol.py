@@ -101,6 +101,8 @@ def load_protocol(name_or_path: str | os.PathLike[str]) -> Protocol:
     text = os.fspath(name_or_path)
     candidate = Path(text).expanduser()
     if text.endswith(".toml") or candidate.is_file():
+        if candidate.exists() and not candidate.is_file():
+            raise ProtocolError(f"protocol file {text!r} is not a regular file; check the path")
         if not candidate.is_file():
             raise ProtocolError(f"protocol file {text!r} does not exist; check the path")
         return _load_file(candidate)
