@@ -10,7 +10,7 @@ together or not at all.
    (``.<name>.vprtmp-<pid>-<random>``), flushed to disk, with the mode of the file it
    replaces (a new file gets ``0666`` minus the umask, as ``open()`` would give it);
 3. **rename** every temporary file over its target (``os.replace``, atomic on POSIX and
-   Windows), with SIGINT, SIGTERM and SIGHUP held back until the last rename is done.
+   Windows), with SIGINT, SIGTERM and SIGHUP deferred until the last rename is done.
 
 Any failure or signal before step 3 removes every temporary file and leaves all targets
 as they were. A process killed outright (SIGKILL, power loss) during step 2 leaves its
@@ -56,7 +56,7 @@ __all__ = [
 
 _TEMP_MARK = ".vprtmp-"
 _TEMP_RE = re.compile(r"^\..+\.vprtmp-(\d+)-[0-9a-f]+$")
-_HELD_SIGNALS = tuple(
+_HELD = tuple(
     getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
 )
 
@@ -122,19 +122,22 @@ def _new_file_mode() -> int:
 
 @contextlib.contextmanager
 def _signals_held() -> Iterator[None]:
-    """Hold back SIGINT/SIGTERM/SIGHUP (delivered when the block ends)."""
-    main = threading.current_thread() is threading.main_thread()
-    if not (main and hasattr(signal, "pthread_sigmask")):
+    """Defer SIGINT/SIGTERM/SIGHUP: a handler records them, and once the block has finished
+    they raise :class:`InterruptedAfterCommit`. (Python-level handlers, not a signal mask:
+    a mask holds only the calling thread, and a BLAS worker thread would take the signal.)
+    Signal handlers can be set from the main thread only; elsewhere nothing is deferred."""
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_SIGNALS)
+    caught: list[int] = []
+    old = {s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in _HELD}
     try:
         yield
     finally:
-        try:
-            signal.pthread_sigmask(signal.SIG_SETMASK, old)
-        except KeyboardInterrupt:
-            raise InterruptedAfterCommit() from None
+        for s, handler in old.items():
+            signal.signal(s, handler)
+    if caught:
+        raise InterruptedAfterCommit(signal.Signals(caught[0]).name)
 
 
 def _make_parents(path: Path, created: list[Path]) -> None:
@@ -152,23 +155,21 @@ def _make_parents(path: Path, created: list[Path]) -> None:
         created.append(folder)
 
 
-def _write_temp(path: Path, data: bytes, new_mode: int) -> Path:
+def _write_temp(path: Path, data: bytes, new_mode: int, temps: list[Path]) -> None:
+    """Write ``data`` to a new temporary file beside ``path``, listed in ``temps`` before it
+    is created (so an interrupt at any point leaves nothing that cleanup does not know)."""
     try:
         mode = stat.S_IMODE(path.stat().st_mode)
     except FileNotFoundError:
         mode = new_mode
     tmp = path.parent / f".{path.name}{_TEMP_MARK}{os.getpid()}-{secrets.token_hex(4)}"
+    temps.append(tmp)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            os.chmod(tmp, mode)
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return tmp
+    with os.fdopen(fd, "wb") as fh:
+        os.chmod(tmp, mode)
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def commit_files(outputs: Sequence[tuple[str | os.PathLike[str], bytes]]) -> list[Path]:
@@ -186,7 +187,7 @@ def commit_files(outputs: Sequence[tuple[str | os.PathLike[str], bytes]]) -> lis
             _sweep_stale(folder)
         for path, (_, data) in zip(targets, outputs, strict=True):
             try:
-                temps.append(_write_temp(path, data, new_mode))
+                _write_temp(path, data, new_mode, temps)
             except OSError as err:
                 raise OutputError(
                     f"cannot write output {str(path)!r} ({_why(err)}); check the folder is "

@@ -51,7 +51,7 @@ def object_npy_bytes() -> bytes:
 
 def npy_with_header(header: str, data: bytes = b"", version: tuple[int, int] = (1, 0)) -> bytes:
     """A .npy file with the given header text (padded as numpy pads it) and data."""
-    text = header.encode("latin1")
+    text = header.encode("latin1", "replace")
     size_fmt = "<H" if version == (1, 0) else "<I"
     prefix = 8 + struct.calcsize(size_fmt)
     pad = (-(prefix + len(text) + 1)) % 64
