@@ -122,3 +122,25 @@ def zip_bomb(path: Path, rows: int, dim: int = 64, queries: int = 2) -> None:
             while left > 0:
                 fh.write(chunk[: min(left, len(chunk))])
                 left -= len(chunk)
+
+
+def size_claiming_archive(path: Path, rows: int, dim: int = 64, queries: int = 2) -> None:
+    """Like :func:`zip_bomb` but instant to build: ``database.npy`` holds a header for
+    ``rows x dim`` float32 and 1 MiB of zeros, and the zip directory claims the full size
+    (a reader that trusts the claims allocates ``rows * dim * 4`` bytes)."""
+    header = npy_with_header(
+        f"{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {dim}), }}"
+    )
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("queries.npy", npy_bytes(np.zeros((queries, dim), np.float32)))
+        zf.writestr("database.npy", header + bytes(1 << 20))
+    out = bytearray(buf.getvalue())
+    claimed = len(header) + rows * dim * 4
+    for signature, name_at, size_at in ((b"PK\x03\x04", 30, 22), (b"PK\x01\x02", 46, 24)):
+        start = 0
+        while (start := out.find(signature, start)) >= 0:
+            if out[start + name_at : start + name_at + 12] == b"database.npy":
+                struct.pack_into("<I", out, start + size_at, claimed)
+            start += 4
+    path.write_bytes(bytes(out))

@@ -9,41 +9,40 @@ import os
 import sys
 import time
 
-import vprmetrics.files as files
-import vprmetrics.report.writers as writers
-from vprmetrics.cli import main
 
-MOMENT = os.environ["PAUSE_AT"]
+def main() -> int:
+    import vprmetrics.files as files
+    import vprmetrics.report.writers as writers
+    from vprmetrics.cli import main as cli
+
+    moment = os.environ["PAUSE_AT"]
+    render_csv, write_temp, replace = writers.render_csv, files._write_temp, os.replace
+    count = {"temp": 0, "rename": 0}
+
+    def pause(name: str) -> None:
+        if name == moment:
+            print(f"PAUSED {name}", flush=True)
+            time.sleep(2 if name.startswith("rename") else 60)  # signals wait out renames
+
+    def slow_render(rows):
+        pause("render")
+        return render_csv(rows)
+
+    def slow_write_temp(*args):
+        write_temp(*args)
+        count["temp"] += 1
+        pause(f"temp{count['temp']}")
+
+    def slow_replace(src, dst):
+        replace(src, dst)
+        count["rename"] += 1
+        pause(f"rename{count['rename']}")
+
+    writers.render_csv = slow_render
+    files._write_temp = slow_write_temp
+    files.os.replace = slow_replace  # type: ignore[attr-defined]
+    return cli(sys.argv[1:])
 
 
-def pause(name: str) -> None:
-    if name == MOMENT:
-        print(f"PAUSED {name}", flush=True)
-        time.sleep(2 if name.startswith("rename") else 60)  # signals wait out the renames
-
-
-render_csv, write_temp, replace = writers.render_csv, files._write_temp, os.replace
-count = {"temp": 0, "rename": 0}
-
-
-def slow_render(rows):
-    pause("render")
-    return render_csv(rows)
-
-
-def slow_write_temp(*args):
-    write_temp(*args)
-    count["temp"] += 1
-    pause(f"temp{count['temp']}")
-
-
-def slow_replace(src, dst):
-    replace(src, dst)
-    count["rename"] += 1
-    pause(f"rename{count['rename']}")
-
-
-writers.render_csv = slow_render
-files._write_temp = slow_write_temp
-files.os.replace = slow_replace  # type: ignore[attr-defined]
-sys.exit(main(sys.argv[1:]))
+if __name__ == "__main__":
+    sys.exit(main())
