@@ -80,7 +80,7 @@ def report_numbers(path: Path) -> dict:
     report = json.loads(path.read_text())
     report.pop("timing", None)
     report.get("efficiency", {}).pop("matching_ms_per_query", None)
-    for key in ("submission_sha256", "submission_files"):
+    for key in ("submission_sha256", "submission_files", "ground_truth_sha256"):
         report.get("protocol", {}).pop(key, None)
     return report
 

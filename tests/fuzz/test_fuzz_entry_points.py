@@ -126,3 +126,21 @@ def test_argument_lists(world, data):
         argv.append(data.draw(st.sampled_from(options)))
         argv += data.draw(st.lists(VALUES, max_size=2))
     check(run([*argv, "--json", str(world.out / "r.json")], world.out), world.marker)
+
+
+@FUZZ
+@given(rows=st.lists(st.lists(st.integers(0, 39), max_size=6), min_size=12, max_size=12))
+def test_ground_truth_rows_in_any_order_score_as_sorted(world, tmp_path, rows):
+    """Ids of a positives row may repeat and come in any order: the scores are those of
+    the sorted, unique row (the contract's "success equals the clean input")."""
+    arrays = _npz_arrays(world.data / "GT.npz")
+    reports = []
+    for variant in (rows, [sorted(set(r)) for r in rows]):
+        lims = np.cumsum([0, *map(len, variant)])
+        ids = np.asarray([i for r in variant for i in r], dtype=np.int64)
+        np.savez(tmp_path / "GT.npz", **{**arrays, "positives_lims": lims, "positives_ids": ids})
+        out = tmp_path / "r.json"
+        argv = [*world.protocol_args(**{"ground-truth": str(tmp_path / "GT.npz")})]
+        outcome = check(run([*argv, "--json", str(out)], tmp_path), world.marker)
+        reports.append(report_numbers(out) if outcome.rc == 0 else outcome.err)
+    assert reports[0] == reports[1]

@@ -17,7 +17,7 @@ import numpy as np
 
 from vprmetrics.checks import as_coordinates, as_cutoffs, as_percentages, check_shape, load_npy
 from vprmetrics.errors import InputError, ProtocolError
-from vprmetrics.files import check_targets
+from vprmetrics.files import InterruptedAfterCommit, check_targets
 from vprmetrics.geo.ground_truth import positives_within_radius
 from vprmetrics.geo.positives import NO_POSITIVE_RULES, Positives
 from vprmetrics.input_limits import MAX_N_RESAMPLES, MAX_RECALL_AT, check_top_k
@@ -228,16 +228,23 @@ def run(args: argparse.Namespace) -> int:
         markdown_path=args.markdown,
         plots_dir=args.plots,
     )
+    try:
+        _print_summary(report, args.metric, args.ties, written)
+    except KeyboardInterrupt:
+        raise InterruptedAfterCommit() from None  # the outputs are already written
+    return 0
+
+
+def _print_summary(report: dict, metric: str, ties: str, written: list) -> None:
     recall = ", ".join(f"R@{n} {100 * v:.2f}" for n, v in report["recall_at_n"].items())
     pct = ", ".join(f"R@{k}% {100 * v:.2f}" for k, v in report["recall_at_percent"].items())
     print(
         f"{report['n_scored']}/{report['n_queries']} queries scored against "
-        f"{report['n_database']} ({args.metric}, ties {args.ties}): {recall}; {pct}; "
+        f"{report['n_database']} ({metric}, ties {ties}): {recall}; {pct}; "
         f"PSSR {report['pssr']['mean']:.4f}"
     )
     for path in written:
         print(f"wrote {path}")
-    return 0
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:

@@ -102,6 +102,23 @@ def _integers(arr: np.ndarray, key: str, path: Path, n: int | None = None) -> np
     return arr.astype(np.int64)
 
 
+def _sorted_rows(positives: Positives) -> Positives:
+    """The same positives with each query's ids sorted and repeats dropped (a file may list
+    them in any order; the engine expects each row ascending and unique).
+
+    >>> _sorted_rows(Positives(np.array([0, 3]), np.array([2, 0, 2]), 3)).ids.tolist()
+    [0, 2]
+    """
+    query = positives.query_of_entry
+    order = np.lexsort((positives.ids, query))
+    q, ids = query[order], positives.ids[order]
+    keep = np.ones(ids.size, dtype=bool)
+    keep[1:] = (q[1:] != q[:-1]) | (ids[1:] != ids[:-1])
+    lims = np.zeros(positives.n_queries + 1, dtype=np.int64)
+    lims[1:] = np.cumsum(np.bincount(q[keep], minlength=positives.n_queries))
+    return Positives(lims, ids[keep], positives.n_database)
+
+
 def load_ground_truth_npz(
     path: str | os.PathLike[str], protocol: Protocol, *, strict_counts: bool = True
 ) -> Dataset:
@@ -127,10 +144,12 @@ def load_ground_truth_npz(
             raise InputError(
                 f"ground-truth file {path} needs both positives_lims and positives_ids, or neither"
             )
-        positives = Positives(
-            _integers(got["positives_lims"], "positives_lims", path, nq + 1),
-            _integers(got["positives_ids"], "positives_ids", path),
-            nd,
+        positives = _sorted_rows(
+            Positives(
+                _integers(got["positives_lims"], "positives_lims", path, nq + 1),
+                _integers(got["positives_ids"], "positives_ids", path),
+                nd,
+            )
         )
         if positives.n_queries != nq:
             raise InputError(
