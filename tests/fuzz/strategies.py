@@ -157,3 +157,15 @@ def csv_texts(draw, good: str) -> bytes:
     if choice == 1:
         return draw(mutated(good.encode()))
     return draw(st.sampled_from([b"", b"\xff\xfe", b"path\n", b'"unterminated\n', b"a" * 140_000]))
+
+
+@st.composite
+def paths_texts(draw, good: list[str]) -> bytes:
+    """A ``*_images_paths.txt``: ``good`` lines reordered, dropped, repeated or replaced by
+    escaping, absolute, odd or non-UTF-8 lines."""
+    odd = st.sampled_from(
+        ["../x.jpg", "/etc/passwd", "a/../../b.jpg", "", " ", "\\..\\x.jpg", "x" * 5000]
+    )
+    lines = draw(st.lists(st.one_of(st.sampled_from(good), odd, st.text(max_size=30)), max_size=8))
+    text = "\n".join(lines).encode("utf-8", "surrogatepass")
+    return draw(st.one_of(st.just(text), mutated(text or b"x"), st.just(b"\xff" + text)))

@@ -144,3 +144,24 @@ def test_ground_truth_rows_in_any_order_score_as_sorted(world, tmp_path, rows):
         outcome = check(run([*argv, "--json", str(out)], tmp_path), world.marker)
         reports.append(report_numbers(out) if outcome.rc == 0 else outcome.err)
     assert reports[0] == reports[1]
+
+
+@pytest.fixture(scope="module")
+def vg_dataset(world, tmp_path_factory):
+    from tests.fuzz.test_issue_cases import _vg
+
+    return _vg(world, tmp_path_factory.mktemp("vg"))
+
+
+@FUZZ
+@given(data=st.data())
+def test_vg_paths_files(world, vg_dataset, data):
+    root, args = vg_dataset
+    folder = root / "images/test/queries"
+    good = sorted(p.name for p in folder.iterdir())
+    paths_file = folder.parent / "queries_images_paths.txt"
+    paths_file.write_bytes(data.draw(fs.paths_texts(good)))
+    try:
+        check(run(args, world.out), world.marker, max_lines=12)
+    finally:
+        paths_file.unlink()

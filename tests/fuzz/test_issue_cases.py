@@ -268,3 +268,36 @@ def test_stored_npz_member_is_read_like_numpy(world, tmp_path):
     path = _stage(tmp_path, "S.npz", b.npz_bytes(zipfile.ZIP_DEFLATED, **arrays))
     out = tmp_path / "r.json"
     assert run([*world.protocol_args(submission=path), "--json", str(out)], tmp_path).rc == 0
+
+
+def _vg(world, tmp_path) -> tuple[Path, list[str]]:
+    """A 4 + 3 image VG dataset and the pitts30k-test protocol resized to it."""
+    root = tmp_path / "vg"
+    for side, n in (("database", 4), ("queries", 3)):
+        for i in range(n):
+            name = f"@{500000 + 10 * i:010.2f}@{4500000:010.2f}@17@T@40.4@-79.9@@@@@@@@@.jpg"
+            path = root / "images/test" / side / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"jpg")
+    repo = Path(__file__).resolve().parents[2] / "protocols" / "pitts30k-test.toml"
+    text = repo.read_text().replace('name = "pitts30k-test"', 'name = "vg"')
+    text = text.replace("count = 10000", "count = 4").replace("count = 6816", "count = 3")
+    (root / "vg.toml").write_text(text)
+    args = world.protocol_args("validate", protocol=str(root / "vg.toml"))
+    args[args.index("--ground-truth") : args.index("--ground-truth") + 2] = []
+    return root, [*args, "--dataset-root", str(root)]
+
+
+def test_vg_paths_file_outside_the_root_or_not_utf8(world, tmp_path):
+    root, args = _vg(world, tmp_path)
+    paths_file = root / "images/test/queries_images_paths.txt"
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-LINE\n")
+    os.symlink(secret, paths_file)
+    outcome = _bad(world, args, "outside the dataset root")
+    assert "TOP-SECRET" not in outcome.err
+    paths_file.unlink()
+    paths_file.write_bytes(b"\xff\xfe\n")
+    _bad(world, args, "not UTF-8")
+    paths_file.write_text("../../../etc/passwd\n")
+    _bad(world, args, "must be relative")
