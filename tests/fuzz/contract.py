@@ -11,6 +11,8 @@ import contextlib
 import io
 import json
 import os
+import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,11 +53,22 @@ class Outcome:
     changed: bool
 
 
+def _print_warning(message, category, filename, lineno, file=None, line=None):
+    sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
 def run(argv: list[str], watch: Path) -> Outcome:
     """Run ``vprmetrics argv`` in-process and say whether anything under ``watch`` changed."""
     before = snapshot(watch)
     out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    with (
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+        warnings.catch_warnings(),
+    ):
+        # a warning that escapes the command line is printed, as outside pytest
+        warnings.simplefilter("default")
+        warnings.showwarning = _print_warning
         try:
             rc = main(argv)
         except SystemExit as exc:  # argparse usage errors

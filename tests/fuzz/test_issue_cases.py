@@ -31,6 +31,13 @@ def _stage(tmp_path: Path, name: str, data: bytes) -> str:
     return str(path)
 
 
+_rng = np.random.default_rng(0)
+
+
+def _insert(data: bytes, at: int) -> bytes:
+    return data[:at] + bytes(6) + data[at:]
+
+
 ARRAY_FILES = {
     "truncated npz": (
         "submission",
@@ -71,6 +78,11 @@ ARRAY_FILES = {
         "query-utm",
         lambda: b.npy_bytes(np.ones((12, 2), complex)),
         "expected float64",
+    ),
+    "misaligned database values": (  # 6 bytes inserted after the header: NaN and 1e38s
+        "database",
+        lambda: _insert(b.npy_bytes(_rng.standard_normal((40, 8)).astype(np.float32)), 128),
+        "database",
     ),
     "string coords": (
         "query-utm",
@@ -138,6 +150,14 @@ def test_non_utf8_csv_and_long_fields(world, tmp_path):
     _bad(world, args, "not UTF-8")
     (root / "q.csv").write_text("path,easting,northing\n" + "a" * 200_000 + ".jpg,1,2\n")
     _bad(world, args, "malformed")
+
+
+def test_nul_in_a_csv_path(world, tmp_path):
+    root = _dataset_copy(world, tmp_path)
+    text = (root / "q.csv").read_text().replace("images/q0.jpg", "images/q\0.jpg")
+    (root / "q.csv").write_text(text)
+    args = world.protocol_args(protocol=str(root / "fuzztown.toml"), **{"dataset-root": str(root)})
+    _bad(world, args, "NUL")
 
 
 def _cvusa(world, tmp_path, split_file: str, split_text: bytes | None = None) -> list[str]:

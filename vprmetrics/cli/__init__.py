@@ -14,6 +14,7 @@ import importlib
 import signal
 import sys
 import threading
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 
 from vprmetrics.errors import VPRMetricsError
@@ -80,7 +81,10 @@ def run_cli(parser: argparse.ArgumentParser, name: str, argv: Sequence[str] | No
         parser.print_help()
         return 2
     try:
-        with _terminate_as_interrupt():
+        with _terminate_as_interrupt(), warnings.catch_warnings():
+            # numpy's overflow/invalid-value warnings on hostile numbers would add lines to
+            # the one-line error that the input check gives for them
+            warnings.simplefilter("ignore", RuntimeWarning)
             return int(args.func(args) or 0)
     except (VPRMetricsError, OSError) as err:
         print(f"{name} {args.command}: error: {_one_line(err)}", file=sys.stderr)

@@ -80,8 +80,10 @@ def relative_id(path: Path, root: Path) -> str:
 def safe_relative(text: str, where: str) -> str:
     """Reject absolute paths and ``..`` in a path read from a list or CSV."""
     p = PurePosixPath(text.strip().replace("\\", "/"))
-    if p.is_absolute() or ".." in p.parts or not p.parts:
-        raise InputError(f"{where}: path {text!r} must be relative and stay inside the folder")
+    if p.is_absolute() or ".." in p.parts or not p.parts or "\0" in text:
+        raise InputError(
+            f"{where}: path {text!r} must be relative, without '..' or NUL, inside the folder"
+        )
     return p.as_posix()
 
 
