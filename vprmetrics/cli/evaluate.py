@@ -4,7 +4,8 @@
         --query-utm QU.npy --database-utm DU.npy --radius 25 --json out.json --plots plots/
     vprmetrics evaluate --protocol pitts30k-test --dataset-root DIR --submission S.npz
 
-Nothing is written unless every metric was computed; files are replaced atomically.
+Nothing is written unless every metric was computed, and the outputs are committed together
+(all replaced or none; see :func:`vprmetrics.files.commit_files`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from vprmetrics.metrics.recall import PERCENT_CONVENTIONS
 from vprmetrics.metrics.ties import TIE_POLICIES
 from vprmetrics.ranking.distances import METRICS
 from vprmetrics.ranking.engine import BACKENDS
-from vprmetrics.report.evaluation import evaluate
+from vprmetrics.report.evaluation import EvaluationSettings, evaluate
 from vprmetrics.report.writers import write_outputs
 
 __all__ = ["add_parser", "run"]
@@ -202,7 +203,7 @@ def run(args: argparse.Namespace) -> int:
         value = getattr(args, name)
         if value is not None:
             settings[name] = value
-    check_top_k(len(queries), max(settings.get("recall_at") or [20]))
+    check_top_k(len(queries), max(settings.get("recall_at") or EvaluationSettings.recall_at))
     ev = evaluate(
         queries,
         database,
