@@ -282,6 +282,8 @@ def check_memory(nbytes: int, where: str) -> None:
 def regular_file(path: str | os.PathLike[str], what: str) -> Path:
     """``path`` as a :class:`Path` when it names a regular file; else a one-line error that
     says whether it is missing, a folder or a device."""
+    if "\0" in os.fspath(path):
+        raise InputError(f"{what} {os.fspath(path)!r} has a NUL byte in its name; check the path")
     path = Path(path).expanduser()
     try:
         st = path.stat()

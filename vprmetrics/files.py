@@ -76,6 +76,8 @@ def check_targets(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
     for raw in paths:
         if not os.fspath(raw):
             raise OutputError("an output path is empty; give a file name, e.g. report.json")
+        if "\0" in os.fspath(raw):
+            raise OutputError(f"output {os.fspath(raw)!r} has a NUL byte in its name; fix it")
         path = Path(raw).expanduser()
         if path.is_dir():
             raise OutputError(f"output {str(path)!r} is a folder; give a file path in it")

@@ -241,6 +241,8 @@ def test_msls_names_stay_inside_the_root(world, tmp_path, city, key, needle):
         ("--n-resamples", "2000000", "n-resamples"),
         ("--seed", "-1", "seed"),
         ("--json", "", "empty"),
+        ("--json", "r\0.json", "NUL"),
+        ("--plots", "p\0", "NUL"),
         ("--radius", "nan", "radius"),
     ],
 )
@@ -321,3 +323,9 @@ def test_vg_paths_file_outside_the_root_or_not_utf8(world, tmp_path):
     _bad(world, args, "not UTF-8")
     paths_file.write_text("../../../etc/passwd\n")
     _bad(world, args, "must be relative")
+
+
+@pytest.mark.parametrize("flag", ["queries", "database", "query-utm"])
+def test_nul_in_an_input_name(world, flag):
+    _bad(world, world.raw_args(**{flag: "a\0b.npy"}), "NUL")
+    _bad(world, world.protocol_args(**{"ground-truth": "gt\0.npz"}), "NUL")

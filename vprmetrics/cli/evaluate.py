@@ -80,6 +80,8 @@ def _positive_float(text: str) -> float:
 def _output_path(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("the path is empty; give a file name, e.g. report.json")
+    if "\0" in text:
+        raise argparse.ArgumentTypeError(f"{text!r} has a NUL byte; give a plain file name")
     return text
 
 
