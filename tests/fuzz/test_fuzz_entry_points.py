@@ -4,6 +4,7 @@ nothing unpickled), and a success on an input equal to the clean one gives its r
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import numpy as np
@@ -126,7 +127,12 @@ def test_argument_lists(world, data):
     for _ in range(data.draw(st.integers(1, 4))):
         argv.append(data.draw(st.sampled_from(options)))
         argv += data.draw(st.lists(VALUES, max_size=2))
-    check(run([*argv, "--json", str(world.out / "r.json")], world.out), world.marker)
+    cwd = os.getcwd()
+    os.chdir(world.out)  # relative output names land in the watched folder
+    try:
+        check(run([*argv, "--json", str(world.out / "r.json")], world.out), world.marker)
+    finally:
+        os.chdir(cwd)
 
 
 @FUZZ

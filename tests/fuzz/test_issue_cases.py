@@ -329,3 +329,9 @@ def test_vg_paths_file_outside_the_root_or_not_utf8(world, tmp_path):
 def test_nul_in_an_input_name(world, flag):
     _bad(world, world.raw_args(**{flag: "a\0b.npy"}), "NUL")
     _bad(world, world.protocol_args(**{"ground-truth": "gt\0.npz"}), "NUL")
+
+
+@pytest.mark.parametrize("junk", ["a\nfake second line", "\x1e\x1e", "\r\x85"])
+def test_echoed_arguments_stay_on_one_line(world, junk):
+    outcome = check(run([*world.raw_args(), junk], world.out), world.marker, max_lines=1)
+    assert outcome.rc == 2 and "unrecognized arguments" in outcome.err

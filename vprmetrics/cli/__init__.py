@@ -20,7 +20,15 @@ from collections.abc import Iterable, Iterator, Sequence
 from vprmetrics.errors import VPRMetricsError
 from vprmetrics.files import InterruptedAfterCommit
 
-__all__ = ["SUBCOMMANDS", "OneLineErrorParser", "build_cli", "build_parser", "main", "run_cli"]
+__all__ = [
+    "SUBCOMMANDS",
+    "OneLineErrorParser",
+    "build_cli",
+    "build_parser",
+    "main",
+    "printable",
+    "run_cli",
+]
 
 SUBCOMMANDS: tuple[str, ...] = ("evaluate", "validate", "protocols")
 
@@ -29,7 +37,7 @@ class OneLineErrorParser(argparse.ArgumentParser):
     """argparse with usage errors on one line and exit code 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"{self.prog}: error: {printable(message)} (see {self.prog} --help)\n")
 
 
 def build_cli(
@@ -65,8 +73,18 @@ def _terminate_as_interrupt() -> Iterator[None]:
             signal.signal(getattr(signal, n), handler)
 
 
+def printable(text: str) -> str:
+    r"""``text`` with line breaks and other control characters escaped (argparse echoes the
+    raw arguments, which may hold them), so an error stays one line on any terminal.
+
+    >>> printable("unrecognized arguments: a\nb\x1e")
+    'unrecognized arguments: a\\nb\\x1e'
+    """
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+
+
 def _one_line(err: BaseException) -> str:
-    text = " ".join(str(err).split())
+    text = printable(" ".join(str(err).split()))
     return text if len(text) <= 600 else text[:597] + "..."
 
 
