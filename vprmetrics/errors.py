@@ -18,6 +18,7 @@ __all__ = [
     "InputError",
     "InputTypeError",
     "MissingDependencyError",
+    "OutputError",
     "ProtocolError",
     "VPRMetricsError",
     "require",
@@ -38,6 +39,11 @@ class InputTypeError(VPRMetricsError, TypeError):
 
 class ProtocolError(VPRMetricsError, ValueError):
     """A protocol file or a dataset does not follow the protocol's rules."""
+
+
+class OutputError(VPRMetricsError, OSError):
+    """An output file cannot be written (a folder in its place, no permission, disk full);
+    the message names the target, never a temporary file."""
 
 
 class MissingDependencyError(VPRMetricsError, ImportError):

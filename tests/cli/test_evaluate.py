@@ -93,6 +93,7 @@ def test_full_report(arrays, capsys):
     assert [int(r["query"]) for r in rows] == list(range(50))
     assert sorted(p.name for p in (out / "plots").iterdir()) == [
         "geo_error.png",
+        "map.png",  # coordinates are known: queries and their top-1 on a map
         "pssr.png",
         "recall_at_n.png",
         "recall_vs_threshold.png",
@@ -151,7 +152,9 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(arrays, capsys, mutate,
 
 
 def test_bad_options(arrays, capsys):
-    assert _run(arrays, *_utm(arrays), "--radius", "-1") == 2
+    with pytest.raises(SystemExit) as exc:
+        _run(arrays, *_utm(arrays), "--radius", "-1")
+    assert exc.value.code == 2
     _one_line_error(capsys, "radius")
     assert _run(arrays, *_utm(arrays), "--recall-at", "300") == 2
     _one_line_error(capsys, "exceeds the database size 200")

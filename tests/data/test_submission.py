@@ -159,7 +159,7 @@ def test_load_errors(tmp_path):
     with pytest.raises(InputTypeError, match="never unpickled"):
         load_submission(tmp_path / "s.npz")
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
-    with pytest.raises(InputError, match=r"not a valid \.npz"):
+    with pytest.raises(InputError, match=r"not an \.npz archive"):
         load_submission(tmp_path / "junk.npz")
     np.save(tmp_path / "q.npy", np.ones((1, 2)))
     with pytest.raises(InputError, match=r"single \.npy"):

@@ -31,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
         dataset = load_ground_truth_npz(args.ground_truth, protocol)
     elif args.dataset_root is not None:
         dataset = load_dataset(protocol, args.dataset_root)
+    # no expected_rows: validate lists every problem, the row counts among them
     submission = load_submission(
         args.submission[0] if len(args.submission) == 1 else args.submission
     )

@@ -35,6 +35,7 @@ from vprmetrics.data.protocol_schema import Protocol, Side, parse_protocol
 from vprmetrics.errors import ProtocolError
 
 __all__ = [
+    "MAX_PROTOCOL_BYTES",
     "PROTOCOLS_ENV",
     "Protocol",
     "Side",
@@ -45,6 +46,8 @@ __all__ = [
 ]
 
 PROTOCOLS_ENV = "VPRMETRICS_PROTOCOLS"
+#: Largest protocol file read (the shipped ones are under 3 KiB).
+MAX_PROTOCOL_BYTES = 1 << 20
 
 
 def protocol_dirs() -> list[Path]:
@@ -98,6 +101,8 @@ def load_protocol(name_or_path: str | os.PathLike[str]) -> Protocol:
     text = os.fspath(name_or_path)
     candidate = Path(text).expanduser()
     if text.endswith(".toml") or candidate.is_file():
+        if candidate.exists() and not candidate.is_file():
+            raise ProtocolError(f"protocol file {text!r} is not a regular file; check the path")
         if not candidate.is_file():
             raise ProtocolError(f"protocol file {text!r} does not exist; check the path")
         return _load_file(candidate)
@@ -120,14 +125,27 @@ def protocol_hash(protocol_or_path: Protocol | str | os.PathLike[str]) -> str:
 
 
 def _load_file(path: Path) -> Protocol:
+    if not path.is_file():
+        raise ProtocolError(f"protocol file {str(path)!r} is not a regular file; check the path")
     try:
+        if path.stat().st_size > MAX_PROTOCOL_BYTES:
+            raise ProtocolError(
+                f"protocol file {path} is larger than {MAX_PROTOCOL_BYTES:,} bytes; a protocol "
+                "is a few lines of TOML: check the path"
+            )
         raw = path.read_bytes()
     except OSError as err:
-        raise ProtocolError(f"protocol file {path} cannot be read ({err.strerror})") from err
+        raise ProtocolError(f"protocol file {path} cannot be read ({err.strerror})") from None
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        detail = " ".join(str(err).split())[:200]
         raise ProtocolError(
-            f"protocol file {path} is not valid TOML ({err}); fix the syntax"
-        ) from err
+            f"protocol file {path} is not valid TOML ({detail}); fix the syntax"
+        ) from None
+    except RecursionError:
+        raise ProtocolError(
+            f"protocol file {path} nests tables or arrays too deeply to parse; a protocol "
+            "needs two levels: fix the file"
+        ) from None
     return parse_protocol(data, path, hashlib.sha256(raw).hexdigest())

@@ -239,10 +239,26 @@ class _Checker:
         return value
 
 
+def _plain_name(text: str) -> bool:
+    """One path component: not empty, no separator, not ``.`` or ``..``."""
+    return bool(text) and text not in (".", "..") and not any(c in text for c in "/\\\0")
+
+
+def _relative_inside(text: str) -> bool:
+    """A relative path (either separator) without ``..`` or a drive."""
+    parts = text.replace("\\", "/").split("/")
+    return (
+        bool(text.strip())
+        and not text.startswith(("/", "\\"))
+        and ":" not in text
+        and (".." not in parts and "\0" not in text)
+    )
+
+
 def _side(ck: _Checker, data: Mapping[str, Any], key: str) -> Side:
     tab = ck.table(data, key, _SIDE_KEYS)
     path = ck.string(tab, "path", f"{key}.path")
-    if Path(path).is_absolute() or ".." in Path(path).parts:
+    if not _relative_inside(path):
         raise ck.fail(f"{key}.path", f"must be relative to the dataset root, got {path!r}")
     count = ck.count(tab, "count", f"{key}.count")
     verified = ck.boolean(tab, "count_verified", f"{key}.count_verified", False)
@@ -277,9 +293,15 @@ def _loader_options(ck: _Checker, data: Mapping[str, Any], layout: str) -> dict[
         if key == "database_grouping" and value != "panorama":
             raise ck.fail("loader.database_grouping", f"is {value!r}, expected 'panorama'")
         if key == "cities":
-            if not value or not all(isinstance(c, str) and c for c in value):
-                raise ck.fail("loader.cities", "must be a non-empty list of city names")
+            if not value or not all(isinstance(c, str) and _plain_name(c) for c in value):
+                raise ck.fail(
+                    "loader.cities", "must be a non-empty list of folder names (no '/' or '..')"
+                )
             value = tuple(value)
+        if key == "split_file" and not _relative_inside(value):
+            raise ck.fail(
+                "loader.split_file", f"must be relative to the dataset root, got {value!r}"
+            )
         out[key] = value
     if layout == "msls" and "cities" not in out:
         raise ck.fail("loader.cities", "is missing (the msls layout needs the city list)")

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from vprmetrics.checks import load_npy
+from vprmetrics.checks import SafeNpz, load_npy, regular_file
 from vprmetrics.errors import InputError, InputTypeError, ProtocolError
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ __all__ = [
     "Problem",
     "Submission",
     "descriptor_stats",
+    "expected_rows",
     "load_submission",
     "provenance",
     "raise_for_problems",
@@ -112,23 +113,36 @@ def submission_hash(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[s
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _npz_array(npz: Any, key: str, path: Path) -> np.ndarray:
-    try:
-        return npz[key]
-    except ValueError as err:
-        raise InputTypeError(
-            f"submission {path}: {key!r} holds Python objects, which are never unpickled; "
-            "save floats as float32 and ids with np.asarray(ids, dtype=str)"
-        ) from err
+def _check_rows(name: str, shape: tuple[int, ...], expected: int | None, where: str) -> None:
+    if expected is not None and len(shape) >= 1 and shape[0] != expected:
+        raise InputError(
+            f"{where}: {name} has {shape[0]} rows but {expected} are expected; give one row "
+            "per image, in protocol order"
+        )
+
+
+def expected_rows(protocol: Protocol, dataset: Dataset | None) -> tuple[int | None, int | None]:
+    """The row counts a submission must have: the dataset's, else the protocol's verified
+    counts, else unknown (``None``)."""
+    if dataset is not None:
+        return dataset.n_queries, dataset.n_database
+    return tuple(  # type: ignore[return-value]
+        side.count if side.count_verified else None
+        for side in (protocol.queries, protocol.database)
+    )
 
 
 def load_submission(
     path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    *,
+    expected_rows: tuple[int | None, int | None] = (None, None),
 ) -> Submission:
     """Load a ``.npz`` submission, or a ``(queries.npy, database.npy)`` pair (memory-mapped).
 
-    Only container problems raise here (missing file or array, pickled objects); content
-    problems are found by :func:`validate_submission`.
+    Only container problems raise here (missing or corrupt file, missing array, pickled
+    objects, a declared size past :mod:`vprmetrics.input_limits`); content problems are
+    found by :func:`validate_submission`. ``expected_rows`` (queries, database), when
+    known, is checked against the declared shapes before any array is read.
     """
     if isinstance(path, str | os.PathLike):
         paths = [Path(path).expanduser()]
@@ -142,33 +156,33 @@ def load_submission(
                 )
         q = load_npy(paths[0], "queries")
         db = load_npy(paths[1], "database")
+        for name, arr, rows, p in zip(
+            ("queries", "database"), (q, db), expected_rows, paths, strict=True
+        ):
+            _check_rows(name, arr.shape, rows, f"submission {p}")
         return Submission(q, db, None, None, tuple(paths))
     if len(paths) != 1:
         raise InputError(
             f"got {len(paths)} submission files; give one .npz or two .npy (queries, database)"
         )
-    p = paths[0]
-    if not p.is_file():
-        raise InputError(f"submission file {str(p)!r} does not exist; check the path")
+    p = regular_file(paths[0], "submission file")
     if p.suffix == ".npy":
         raise InputError(
             f"submission {p} is a single .npy; give queries.npy and database.npy, or one .npz"
         )
-    try:
-        npz = np.load(p, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as err:
-        raise InputError(f"submission {p} is not a valid .npz file ({err})") from err
-    if not hasattr(npz, "files"):
-        raise InputError(f"submission {p} is not an .npz archive; save it with np.savez")
-    with npz:
+    with SafeNpz(p, "submission") as npz:
         for key in ("queries", "database"):
-            if key not in npz.files:
+            if key not in npz:
                 raise InputError(
                     f"submission {p} has no {key!r} array (it has: "
                     f"{', '.join(npz.files) or 'nothing'}); save it with "
                     "np.savez(path, queries=..., database=...)"
                 )
-        arrays = {k: _npz_array(npz, k, p) for k in _KEYS if k in npz.files}
+        for key, rows in zip(("queries", "database"), expected_rows, strict=True):
+            if key == "queries" and "query_groups" in npz:
+                continue  # several rows (crops) per query: validate_submission counts groups
+            _check_rows(key, npz.header(key).shape, rows, f"submission {p}")
+        arrays = {k: npz[k] for k in _KEYS if k in npz}
         ignored = tuple(sorted(set(npz.files) - set(_KEYS)))
     return Submission(
         arrays["queries"],

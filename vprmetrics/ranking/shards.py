@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vprmetrics.checks import check_shape, load_npy
+from vprmetrics.checks import check_shape, load_npy, regular_file
 from vprmetrics.errors import InputError, InputTypeError
 from vprmetrics.geo.positives import Positives
 from vprmetrics.ranking.engine import merge_scans, prepare_queries, scan_shard
@@ -81,16 +81,15 @@ def database_shards(paths: Sequence[str | os.PathLike]) -> list[Shard]:
     if not paths:
         raise InputError("no database given; give one .npy, several .npy shards, or a folder")
     files: list[Shard] = []
-    for p in map(Path, paths):
-        if p.is_dir():
+    for name in paths:
+        p = Path(name)
+        if "\0" not in os.fspath(name) and p.is_dir():
             found = sorted(p.glob("*.npy"))
             if not found:
                 raise InputError(f"database folder {str(p)!r} holds no .npy shard; check the path")
-            files.extend(str(f) for f in found)
-        elif not p.is_file():
-            raise InputError(f"database file {str(p)!r} does not exist; check the path")
-        else:
-            files.append(str(p))
+            files.extend(str(regular_file(f, "database shard")) for f in found)
+        else:  # a one-line error for a missing file, a device, a NUL byte in the name
+            files.append(str(regular_file(name, "database file")))
     return files
 
 

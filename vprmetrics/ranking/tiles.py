@@ -131,6 +131,13 @@ def chunked_scores(q32: np.ndarray, x32: np.ndarray, chunk: int) -> np.ndarray:
 
 
 def check_norms(norms: np.ndarray, name: str) -> None:
+    """Refuse rows with NaN or inf (their norm is not finite) and norms float32 cannot rank."""
+    finite = np.isfinite(norms)
+    if not finite.all():
+        raise InputError(
+            f"{name} has a descriptor with NaN or inf (row {int(np.argmin(finite))} of its "
+            "block); recompute or repair those descriptors"
+        )
     if norms.size and norms.max() > MAX_NORM_F32:
         raise InputError(
             f"{name} has a descriptor of norm {norms.max():.3g}, too large for float32 "

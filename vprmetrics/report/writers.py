@@ -16,9 +16,13 @@ import io
 import json
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from vprmetrics.files import write_atomic
+from vprmetrics.files import commit_files
 from vprmetrics.report.numbers import metres, percent, title_of
+
+if TYPE_CHECKING:
+    from vprmetrics.report.evaluation import Evaluation
 
 __all__ = [
     "PER_QUERY_COLUMNS",
@@ -190,19 +194,22 @@ def write_outputs(
     csv_path: str | Path | None = None,
     markdown_path: str | Path | None = None,
     plots_dir: str | Path | None = None,
+    evaluation: Evaluation | None = None,
 ) -> list[Path]:
-    """Render every requested output in memory, then write them all atomically."""
-    pending: list[tuple[Path, bytes]] = []
-    if json_path:
-        pending.append((Path(json_path), render_json(report)))
-    if csv_path:
-        pending.append((Path(csv_path), render_csv(rows or [])))
-    if markdown_path:
-        pending.append((Path(markdown_path), render_markdown(report).encode()))
-    if plots_dir:
+    """Render every requested output in memory, then commit them all together
+    (:func:`vprmetrics.files.commit_files`): all are replaced, or none is. With the
+    ``evaluation`` the plots also draw the per-query PSSR histogram and the map."""
+    pending: list[tuple[str | Path, bytes]] = []
+    if json_path is not None:
+        pending.append((json_path, render_json(report)))
+    if csv_path is not None:
+        pending.append((csv_path, render_csv(rows or [])))
+    if markdown_path is not None:
+        pending.append((markdown_path, render_markdown(report).encode()))
+    if plots_dir is not None:
         from vprmetrics.report.plots import render_plots
 
-        pending += [(Path(plots_dir) / name, png) for name, png in render_plots(report).items()]
-    for path, data in pending:
-        write_atomic(path, data)
-    return [path for path, _ in pending]
+        pending += [
+            (Path(plots_dir) / name, png) for name, png in render_plots(report, evaluation).items()
+        ]
+    return commit_files(pending)

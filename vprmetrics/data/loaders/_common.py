@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import io
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -10,7 +12,9 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from vprmetrics.checks import regular_file
 from vprmetrics.errors import InputError, ProtocolError
+from vprmetrics.input_limits import MAX_TEXT_FILE_BYTES
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
@@ -76,9 +80,72 @@ def relative_id(path: Path, root: Path) -> str:
 def safe_relative(text: str, where: str) -> str:
     """Reject absolute paths and ``..`` in a path read from a list or CSV."""
     p = PurePosixPath(text.strip().replace("\\", "/"))
-    if p.is_absolute() or ".." in p.parts or not p.parts:
-        raise InputError(f"{where}: path {text!r} must be relative and stay inside the folder")
+    if p.is_absolute() or ".." in p.parts or not p.parts or "\0" in text:
+        raise InputError(
+            f"{where}: path {text!r} must be relative, without '..' or NUL, inside the folder"
+        )
     return p.as_posix()
+
+
+def safe_name(text: str, where: str) -> str:
+    """A single path component (a city folder, an MSLS key): no separator, no ``..``.
+
+    >>> safe_name("london", "loader.cities")
+    'london'
+    """
+    if not text or text in (".", "..") or any(c in text for c in "/\\\0"):
+        raise InputError(
+            f"{where}: {text!r} must be a plain name (no '/', '\\' or '..'); fix that entry"
+        )
+    return text
+
+
+def inside_root(root: Path, rel: str, where: str) -> Path:
+    """``root / rel``, refused unless ``rel`` is relative without ``..`` and the path
+    resolves inside ``root`` (a symbolic link pointing out of the dataset is refused too).
+
+    >>> import tempfile; r = Path(tempfile.mkdtemp())
+    >>> inside_root(r, "a/b.csv", "x") == r / "a" / "b.csv"
+    True
+    """
+    path = root / safe_relative(rel, where)
+    real, top = os.path.realpath(path), os.path.realpath(root)
+    if os.path.commonpath([real, top]) != top:
+        raise InputError(
+            f"{where}: {rel!r} resolves outside the dataset root (a symbolic link?); keep "
+            "every file the dataset names inside --dataset-root"
+        )
+    return path
+
+
+def read_text(path: Path, what: str) -> str:
+    """The UTF-8 text of a small dataset file (at most ``MAX_TEXT_FILE_BYTES``), with
+    one-line errors for a folder, a device, an oversized or a non-UTF-8 file."""
+    path = regular_file(path, what)
+    size = path.stat().st_size
+    if size > MAX_TEXT_FILE_BYTES:
+        raise InputError(
+            f"{what} {path} is {size:,} bytes, more than the limit of {MAX_TEXT_FILE_BYTES:,}; "
+            "check it is the right file"
+        )
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InputError(
+            f"{what} {path} is not UTF-8 text (byte {err.start}: {err.reason}); re-save it as UTF-8"
+        ) from None
+    except OSError as err:
+        raise InputError(f"{what} {path} cannot be read ({err.strerror})") from None
+
+
+def csv_rows(path: Path, what: str) -> list[tuple[int, list[str]]]:
+    """The non-blank rows of a CSV file with their line numbers (see :func:`read_text`); a
+    malformed file, or a field over the csv module's limit, is a one-line error."""
+    reader = csv.reader(io.StringIO(read_text(path, what), newline=""))
+    try:
+        return [(reader.line_num, r) for r in reader if r and any(c.strip() for c in r)]
+    except csv.Error as err:
+        raise InputError(f"{what} {path} is malformed ({err}); fix the file") from None
 
 
 def require_dir(folder: Path, protocol_name: str, what: str) -> None:
@@ -98,7 +165,16 @@ def require_file(path: Path, protocol_name: str, what: str) -> None:
 
 
 def check_exist(root: Path, ids: np.ndarray, what: str) -> None:
-    """Raise when some listed images are missing under ``root`` (names the first one)."""
+    """Raise when some listed images are missing under ``root`` (names the first one), or
+    resolve outside it."""
+    top = os.path.realpath(root)
+    for i in ids.tolist():
+        real = os.path.realpath(root / i)
+        if os.path.commonpath([real, top]) != top:
+            raise InputError(
+                f"{what} image {i!r} resolves outside the dataset root {root} (a symbolic "
+                "link?); keep the images inside --dataset-root"
+            )
     missing = [i for i in ids.tolist() if not (root / i).is_file()]
     if missing:
         raise InputError(
@@ -109,14 +185,7 @@ def check_exist(root: Path, ids: np.ndarray, what: str) -> None:
 
 def read_csv(path: Path, required: Sequence[str], *, header: bool = True) -> list[dict[str, str]]:
     """Rows of a CSV with a header as dicts; a missing column is a one-line error."""
-    try:
-        with path.open(newline="", encoding="utf-8") as f:
-            reader = csv.reader(f)
-            rows = [r for r in reader if r and any(c.strip() for c in r)]
-    except UnicodeDecodeError as err:
-        raise InputError(f"CSV file {path} is not UTF-8 text ({err.reason}); re-save it") from err
-    except csv.Error as err:
-        raise InputError(f"CSV file {path} is malformed ({err}); fix the file") from err
+    rows = [r for _, r in csv_rows(path, "CSV file")]
     if not rows:
         raise InputError(f"CSV file {path} is empty; give a header and one row per image")
     names = [c.strip() for c in rows[0]]

@@ -7,13 +7,14 @@ dataset root; every listed image must exist.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from vprmetrics.data.loaders._common import (
     SideData,
     as_id_array,
     check_exist,
+    csv_rows,
+    inside_root,
     require_file,
     safe_relative,
 )
@@ -32,23 +33,20 @@ def load_cvusa_pairs(
     check_images: bool = True,
 ) -> tuple[SideData, SideData]:
     """``(ground, aerial)`` sides of the pairs in ``split_file``, in row order."""
-    path = root / split_file
+    path = inside_root(root, split_file, "loader.split_file")
     require_file(path, protocol_name, "CVUSA split file")
     need = max(aerial_column, ground_column) + 1
     aerial: list[str] = []
     ground: list[str] = []
-    with path.open(newline="", encoding="utf-8") as f:
-        for line, row in enumerate(csv.reader(f), start=1):
-            if not row or not any(c.strip() for c in row):
-                continue
-            if len(row) < need:
-                raise InputError(
-                    f"CVUSA split file {path} line {line} has {len(row)} columns, expected at "
-                    f"least {need} (aerial path, ground path, ...); fix that line"
-                )
-            where = f"{path} line {line}"
-            aerial.append(safe_relative(row[aerial_column], where))
-            ground.append(safe_relative(row[ground_column], where))
+    for line, row in csv_rows(path, "CVUSA split file"):
+        if len(row) < need:
+            raise InputError(
+                f"CVUSA split file {path} line {line} has {len(row)} columns, expected at "
+                f"least {need} (aerial path, ground path, ...); fix that line"
+            )
+        where = f"{path} line {line}"
+        aerial.append(safe_relative(row[aerial_column], where))
+        ground.append(safe_relative(row[ground_column], where))
     if not aerial:
         raise InputError(f"CVUSA split file {path} has no pairs; give one pair a line")
     g, a = as_id_array(ground), as_id_array(aerial)

@@ -23,6 +23,7 @@ from vprmetrics.data.loaders._common import (
     SideData,
     as_id_array,
     check_exist,
+    inside_root,
     parse_number,
     read_csv,
     require_file,
@@ -41,7 +42,7 @@ def load_csv_side(
     check_images: bool = True,
 ) -> SideData:
     """Load one side from the CSV file ``root / rel``."""
-    path = root / rel
+    path = inside_root(root, rel, "protocol path")
     require_file(path, protocol_name, "CSV file")
     if coordinates == "latlon":
         probe = read_csv(path, ["path"])

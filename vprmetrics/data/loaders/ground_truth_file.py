@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vprmetrics.checks import as_coordinates, as_headings
+from vprmetrics.checks import SafeNpz, as_coordinates, as_headings
 from vprmetrics.data.loaders._common import SideData
 from vprmetrics.data.loaders.dataset import Dataset, assemble
 from vprmetrics.data.protocol import Protocol
@@ -77,12 +77,12 @@ def save_ground_truth_npz(
     save_npz_atomic(path, **arrays)
 
 
-def _ids(npz, key: str, path: Path) -> np.ndarray:
+def _ids(npz: SafeNpz, key: str, path: Path) -> np.ndarray:
     if key not in npz:
         raise InputError(
             f"ground-truth file {path} has no {key!r} array; add it (see docs/submissions.md)"
         )
-    arr = _get(npz, key, path)
+    arr = npz[key]
     if arr.dtype.kind != "U" or arr.ndim != 1:
         raise InputTypeError(
             f"ground-truth file {path}: {key} must be a 1-D unicode string array, got dtype "
@@ -91,14 +91,32 @@ def _ids(npz, key: str, path: Path) -> np.ndarray:
     return arr
 
 
-def _get(npz, key: str, path: Path) -> np.ndarray:
-    try:
-        return npz[key]
-    except ValueError as err:
+def _integers(arr: np.ndarray, key: str, path: Path, n: int | None = None) -> np.ndarray:
+    """A 1-D integer array (never a float or string array truncated to integers)."""
+    if arr.dtype.kind not in "iu" or arr.ndim != 1 or (n is not None and arr.shape[0] != n):
+        size = "a 1-D array" if n is None else f"{n} values"
         raise InputTypeError(
-            f"ground-truth file {path}: {key} holds Python objects, which are never "
-            "unpickled; save plain arrays (strings as dtype=str)"
-        ) from err
+            f"ground-truth file {path}: {key} must be {size} of integers, got dtype "
+            f"{arr.dtype} and shape {arr.shape}; save it with .astype('int64')"
+        )
+    return arr.astype(np.int64)
+
+
+def _sorted_rows(positives: Positives) -> Positives:
+    """The same positives with each query's ids sorted and repeats dropped (a file may list
+    them in any order; the engine expects each row ascending and unique).
+
+    >>> _sorted_rows(Positives(np.array([0, 3]), np.array([2, 0, 2]), 3)).ids.tolist()
+    [0, 2]
+    """
+    query = positives.query_of_entry
+    order = np.lexsort((positives.ids, query))
+    q, ids = query[order], positives.ids[order]
+    keep = np.ones(ids.size, dtype=bool)
+    keep[1:] = (q[1:] != q[:-1]) | (ids[1:] != ids[:-1])
+    lims = np.zeros(positives.n_queries + 1, dtype=np.int64)
+    lims[1:] = np.cumsum(np.bincount(q[keep], minlength=positives.n_queries))
+    return Positives(lims, ids[keep], positives.n_database)
 
 
 def load_ground_truth_npz(
@@ -107,17 +125,11 @@ def load_ground_truth_npz(
     """Read a ``GT.npz`` (see :func:`save_ground_truth_npz`) without pickle and check it
     against ``protocol`` (counts as in :func:`load_dataset`, protocol name when stored)."""
     path = Path(path).expanduser()
-    if not path.is_file():
-        raise InputError(f"ground-truth file {str(path)!r} does not exist; check the path")
-    try:
-        npz = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as err:
-        raise InputError(f"ground-truth file {path} is not a valid .npz ({err})") from err
-    with npz:
+    with SafeNpz(path, "ground-truth file") as npz:
         unknown = sorted(set(npz.files) - _GT_KEYS)
         warnings = tuple(f"ground-truth file {path}: array {k!r} is not used" for k in unknown)
         if "protocol" in npz.files:
-            stored = str(_get(npz, "protocol", path))
+            stored = str(npz["protocol"])
             if stored != protocol.name:
                 raise ProtocolError(
                     f"ground-truth file {path} was made for protocol {stored!r}, not "
@@ -125,14 +137,20 @@ def load_ground_truth_npz(
                 )
         db_ids, q_ids = _ids(npz, "database_ids", path), _ids(npz, "query_ids", path)
         nd, nq = db_ids.shape[0], q_ids.shape[0]
-        got = {k: _get(npz, k, path) for k in npz.files if k not in ("protocol",)}
+        got = {k: npz[k] for k in npz.files if k in _GT_KEYS and k != "protocol"}
     positives = None
     if "positives_lims" in got or "positives_ids" in got:
         if not ("positives_lims" in got and "positives_ids" in got):
             raise InputError(
                 f"ground-truth file {path} needs both positives_lims and positives_ids, or neither"
             )
-        positives = Positives(got["positives_lims"], got["positives_ids"], nd)
+        positives = _sorted_rows(
+            Positives(
+                _integers(got["positives_lims"], "positives_lims", path, nq + 1),
+                _integers(got["positives_ids"], "positives_ids", path),
+                nd,
+            )
+        )
         if positives.n_queries != nq:
             raise InputError(
                 f"ground-truth file {path}: positives_lims describes {positives.n_queries} "
@@ -152,10 +170,7 @@ def load_ground_truth_npz(
     ints: dict[str, np.ndarray | None] = {}
     for key, n in (("database_groups", nd), ("database_regions", nd), ("query_regions", nq)):
         if key in got:
-            arr = np.asarray(got[key])
-            if arr.dtype.kind not in "iu" or arr.shape != (n,):
-                raise InputTypeError(f"ground-truth file {path}: {key} must be {n} integers")
-            ints[key] = arr.astype(np.int64)
+            ints[key] = _integers(got[key], key, path, n)
         else:
             ints[key] = None
     db = SideData(

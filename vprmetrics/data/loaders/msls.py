@@ -22,10 +22,12 @@ import numpy as np
 from vprmetrics.data.loaders._common import (
     SideData,
     as_id_array,
+    inside_root,
     parse_number,
     read_csv,
     require_dir,
     require_file,
+    safe_name,
 )
 from vprmetrics.errors import InputError
 
@@ -63,14 +65,14 @@ def load_msls_side(
     have_headings = True
     regions: list[int] = []
     for region, city in enumerate(cities):
-        folder = root / subset / city / side
+        folder = inside_root(root, f"{subset}/{safe_name(city, 'loader.cities')}/{side}", "MSLS")
         require_dir(folder, protocol_name, f"MSLS {city} {side}")
-        post_path = folder / "postprocessed.csv"
+        post_path = inside_root(root, f"{subset}/{city}/{side}/postprocessed.csv", "MSLS")
         require_file(post_path, protocol_name, "MSLS metadata file")
         post = read_csv(post_path, ["key", "easting", "northing"])
         keep = np.ones(len(post), dtype=bool)
         raw = None
-        raw_path = folder / "raw.csv"
+        raw_path = inside_root(root, f"{subset}/{city}/{side}/raw.csv", "MSLS")
         if exclude_panoramas or raw_path.is_file():
             require_file(raw_path, protocol_name, "MSLS metadata file")
             raw = read_csv(raw_path, ["key", "pano"] if exclude_panoramas else ["key"])
@@ -78,7 +80,7 @@ def load_msls_side(
             if exclude_panoramas:
                 keep &= [not parse_bool(r["pano"], f"{raw_path} key {r['key']}") for r in raw]
         if subtask is not None:
-            sub_path = folder / "subtask_index.csv"
+            sub_path = inside_root(root, f"{subset}/{city}/{side}/subtask_index.csv", "MSLS")
             require_file(sub_path, protocol_name, "MSLS subtask file")
             sub = read_csv(sub_path, [subtask])
             if len(sub) != len(post):
@@ -89,8 +91,9 @@ def load_msls_side(
             keep &= [parse_bool(r[subtask], str(sub_path)) for r in sub]
         for i in np.flatnonzero(keep):
             row = post[i]
-            where = f"{post_path} key {row['key']}"
-            ids.append(f"{subset}/{city}/{side}/images/{row['key']}.jpg")
+            where = f"{post_path} key {row['key']!r}"
+            key = safe_name(row["key"], f"{post_path} line {i + 2} key")
+            ids.append(f"{subset}/{city}/{side}/images/{key}.jpg")
             coords.append(
                 (
                     parse_number(row["easting"], f"{where} easting"),

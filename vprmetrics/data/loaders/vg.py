@@ -25,7 +25,9 @@ from vprmetrics.data.loaders._common import (
     IMAGE_EXTENSIONS,
     SideData,
     as_id_array,
+    inside_root,
     parse_number,
+    read_text,
     relative_id,
     require_dir,
     safe_relative,
@@ -131,10 +133,11 @@ def parse_vg_name(path: str) -> VGName:
 def list_vg_images(folder: Path, root: Path, *, use_paths_file: bool = True) -> list[str]:
     """Image ids (relative to ``root``) in ``folder``: from ``<folder>_images_paths.txt``
     when present (its order), else every .jpg/.jpeg/.png below it in sorted order."""
-    paths_file = folder.parent / f"{folder.name}_images_paths.txt"
     prefix = relative_id(folder, root)
-    if use_paths_file and paths_file.is_file():
-        lines = paths_file.read_text(encoding="utf-8").splitlines()
+    paths_file = folder.parent / f"{folder.name}_images_paths.txt"
+    if use_paths_file and (paths_file.exists() or paths_file.is_symlink()):
+        paths_file = inside_root(root, relative_id(paths_file, root), "images paths file")
+        lines = read_text(paths_file, "images paths file").splitlines()
         rels = [safe_relative(s, str(paths_file)) for s in lines if s.strip()]
         if not rels:
             raise InputError(f"{paths_file} lists no images; delete it or list one path a line")
@@ -161,7 +164,7 @@ def load_vg_side(
 ) -> SideData:
     """Load one side of a VG dataset: ids, coordinates (UTM or lat/lon), headings when every
     name has one, and panorama groups when ``grouping == "panorama"``."""
-    folder = root / rel
+    folder = inside_root(root, rel, "protocol path")
     require_dir(folder, protocol_name, "image")
     ids = list_vg_images(folder, root, use_paths_file=use_paths_file)[::stride]
     names = [parse_vg_name(i) for i in ids]
