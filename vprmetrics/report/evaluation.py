@@ -54,6 +54,7 @@ from vprmetrics.ranking.distances import check_metric
 from vprmetrics.ranking.engine import rank
 from vprmetrics.ranking.facts import RankingFacts
 from vprmetrics.report.chance import chance_recall
+from vprmetrics.report.writers import PER_QUERY_COLUMNS
 
 __all__ = ["Evaluation", "EvaluationSettings", "evaluate", "evaluate_facts"]
 
@@ -109,9 +110,10 @@ class Evaluation:
     database_coords: np.ndarray | None = None
 
     def per_query_rows(self) -> list[dict]:
-        """One row per query (in query order) for the per-query CSV."""
+        """One row per query (in query order), keyed by
+        :data:`~vprmetrics.report.writers.PER_QUERY_COLUMNS`; facts that need a positive are
+        ``None`` for a query without one, a geographic error ``None`` without coordinates."""
         f = self.facts
-        values = pssr_per_query(f)
         top1 = f.topk_ids[:, 0]
         err = (
             retrieved_geo_error_m(
@@ -120,23 +122,29 @@ class Evaluation:
             if self.query_coords is not None and self.database_coords is not None
             else np.full(f.n_queries, np.nan)
         )
-        rows = []
-        for q in range(f.n_queries):
-            has = bool(f.has_positive[q])
-            rows.append(
-                {
-                    "query": q,
-                    "n_positives": int(f.n_positives[q]),
-                    "d_star": float(f.d_star[q]) if has else None,
-                    "closer": int(f.closer[q]) if has else None,
-                    "tied_negatives": int(f.tied_negatives[q]) if has else None,
-                    "tied_positives": int(f.tied_positives[q]) if has else None,
-                    "pssr": float(values[q]) if has else None,
-                    "top1": int(top1[q]),
-                    "top1_error_m": float(err[q]) if np.isfinite(err[q]) else None,
-                }
-            )
-        return rows
+        # column -> (values, Python type, defined only for queries with a positive)
+        columns: dict[str, tuple[np.ndarray, type, bool]] = {
+            "query": (np.arange(f.n_queries), int, False),
+            "n_positives": (f.n_positives, int, False),
+            "d_star": (f.d_star, float, True),
+            "closer": (f.closer, int, True),
+            "tied_negatives": (f.tied_negatives, int, True),
+            "tied_positives": (f.tied_positives, int, True),
+            "pssr": (pssr_per_query(f), float, True),
+            "top1": (top1, int, False),
+            "top1_error_m": (err, float, False),
+        }
+        assert tuple(columns) == PER_QUERY_COLUMNS, "one list of per-query columns"
+        has = f.has_positive
+
+        def cell(name: str, q: int):
+            values, kind, needs_positive = columns[name]
+            value = values[q]
+            if (needs_positive and not has[q]) or (kind is float and not np.isfinite(value)):
+                return None
+            return kind(value)
+
+        return [{name: cell(name, q) for name in PER_QUERY_COLUMNS} for q in range(f.n_queries)]
 
     def to_frame(self):
         """The report's headline numbers as a pandas DataFrame (see ``report/frames.py``)."""
