@@ -180,3 +180,19 @@ def test_raise_for_problems_and_report_parts(tmp_path, dataset):
     prov = provenance(dataset.protocol, dataset.ground_truth(), sub)
     assert prov["protocol"] == "pitts30k-test" and prov["submission_sha256"] == sub.sha256
     assert len(prov["protocol_sha256"]) == len(prov["ground_truth_sha256"]) == 64
+
+
+def test_swapped_queries_and_database_are_named_as_such(tmp_path):
+    """Counts that match the protocol the other way round: the error says "swapped"."""
+    from vprmetrics.data.submission import load_submission
+
+    q, db = np.zeros((30, 4), np.float32), np.ones((12, 4), np.float32)
+    np.save(tmp_path / "q.npy", q)
+    np.save(tmp_path / "d.npy", db)
+    np.savez(tmp_path / "s.npz", queries=q, database=db)
+    for files in ([tmp_path / "q.npy", tmp_path / "d.npy"], tmp_path / "s.npz"):
+        with pytest.raises(InputError, match="look swapped; give the queries first"):
+            load_submission(files, expected_rows=(12, 30))
+    assert load_submission(tmp_path / "s.npz", expected_rows=(30, 12)).queries.shape == (30, 4)
+    with pytest.raises(InputError, match="rows but 13 are expected"):  # not a swap
+        load_submission(tmp_path / "s.npz", expected_rows=(13, 30))

@@ -121,6 +121,32 @@ def _check_rows(name: str, shape: tuple[int, ...], expected: int | None, where: 
         )
 
 
+def swapped_message(
+    rows: tuple[int, int], expected: tuple[int | None, int | None], where: str
+) -> str | None:
+    """The one-line error when the queries and database look swapped: their row counts
+    are the expected ones the other way round (``None`` otherwise).
+
+    >>> swapped_message((100, 20), (20, 100), "submission s.npz")[:60]
+    'submission s.npz: queries has 100 rows and database 20, but '
+    """
+    (nq, nd), (eq, ed) = rows, expected
+    if None in (eq, ed) or eq == ed or (nq, nd) != (ed, eq):
+        return None
+    return (
+        f"{where}: queries has {nq} rows and database {nd}, but the protocol has {eq} queries "
+        f"and {ed} database images: the two look swapped; give the queries first "
+        "(--submission queries.npy database.npy, or np.savez(path, queries=..., database=...))"
+    )
+
+
+def _check_swapped(shapes, expected: tuple[int | None, int | None], where: str) -> None:
+    rows = tuple(s[0] if len(s) >= 1 else 0 for s in shapes)
+    message = swapped_message(rows, expected, where)  # type: ignore[arg-type]
+    if message is not None:
+        raise InputError(message)
+
+
 def expected_rows(protocol: Protocol, dataset: Dataset | None) -> tuple[int | None, int | None]:
     """The row counts a submission must have: the dataset's, else the protocol's verified
     counts, else unknown (``None``)."""
@@ -156,6 +182,7 @@ def load_submission(
                 )
         q = load_npy(paths[0], "queries")
         db = load_npy(paths[1], "database")
+        _check_swapped((q.shape, db.shape), expected_rows, f"submission {paths[0].name}")
         for name, arr, rows, p in zip(
             ("queries", "database"), (q, db), expected_rows, paths, strict=True
         ):
@@ -178,6 +205,9 @@ def load_submission(
                     f"{', '.join(npz.files) or 'nothing'}); save it with "
                     "np.savez(path, queries=..., database=...)"
                 )
+        if "query_groups" not in npz:
+            shapes = (npz.header("queries").shape, npz.header("database").shape)
+            _check_swapped(shapes, expected_rows, f"submission {p}")
         for key, rows in zip(("queries", "database"), expected_rows, strict=True):
             if key == "queries" and "query_groups" in npz:
                 continue  # several rows (crops) per query: validate_submission counts groups
@@ -329,6 +359,11 @@ def validate_submission(
                 f"{submission.database.shape[1]}; extract both with the same model",
             )
         )
+    if submission.query_groups is None and submission.queries.ndim and submission.database.ndim:
+        counts = (submission.queries.shape[0], submission.database.shape[0])
+        message = swapped_message(counts, expected_rows(protocol, dataset), "submission")
+        if message is not None:
+            return [Problem("error", message)]
     expected_ids: dict[str, np.ndarray | None] = {"query_ids": None, "database_ids": None}
     for name, key, side, ids_key in (
         ("queries", "queries", protocol.queries, "query_ids"),
