@@ -2,9 +2,9 @@
 
 Data flows geo -> ranking -> metrics -> report -> data -> leaderboard -> the entry points
 (cli, compat, hosting); a module may import its own wing, any wing to its left, and the
-shared modules (errors, checks, files, input_limits, _version), never a wing to its right. The import
-graph is read from the source with :mod:`ast` (imports inside functions count too), so a
-lazy import cannot hide a wrong-way dependency.
+shared modules (errors, checks, npyio, files, input_limits, _version), never a wing to its
+right. The import graph is read from the source with :mod:`ast` (imports inside functions
+count too), so a lazy import cannot hide a wrong-way dependency.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ ORDER: tuple[tuple[str, ...], ...] = (
     ("leaderboard",),
     ("cli", "compat", "hosting"),
 )
-SHARED = {"errors", "checks", "files", "input_limits", "_version"}
+SHARED = {"errors", "checks", "npyio", "files", "input_limits", "_version"}
 LEVEL = {wing: level for level, wings in enumerate(ORDER) for wing in wings}
 HEAVY = ("torch", "torchvision", "faiss", "matplotlib", "pandas", "dask", "sklearn", "tqdm")
 

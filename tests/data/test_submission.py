@@ -10,14 +10,12 @@ import pytest
 from vprmetrics.data.loaders import Dataset
 from vprmetrics.data.protocol import load_protocol
 from vprmetrics.data.submission import (
-    Problem,
     descriptor_stats,
     load_submission,
     provenance,
-    raise_for_problems,
     submission_hash,
-    validate_submission,
 )
+from vprmetrics.data.validation import Problem, raise_for_problems, validate_submission
 from vprmetrics.errors import InputError, InputTypeError, ProtocolError
 
 RNG = np.random.default_rng(0)

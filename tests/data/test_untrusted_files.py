@@ -10,9 +10,9 @@ import pytest
 
 from tests.fuzz import builders as b
 from vprmetrics import input_limits
-from vprmetrics.checks import SafeNpz, load_npy
 from vprmetrics.data.submission import load_submission
 from vprmetrics.errors import VPRMetricsError
+from vprmetrics.npyio import SafeNpz, load_npy
 
 GOOD = np.arange(12, dtype=np.float32).reshape(3, 4)
 
@@ -60,7 +60,7 @@ def test_folder_and_device_are_not_called_missing(tmp_path):
 def test_in_memory_read_checks_the_declared_size_first(tmp_path, monkeypatch):
     np.save(tmp_path / "c.npy", np.zeros((1000, 2)))
     monkeypatch.setattr(input_limits, "MAX_IN_MEMORY_BYTES", 1000)
-    monkeypatch.setattr("vprmetrics.checks.MAX_IN_MEMORY_BYTES", 1000)
+    monkeypatch.setattr("vprmetrics.npyio.MAX_IN_MEMORY_BYTES", 1000)
     with pytest.raises(VPRMetricsError, match="GiB in memory"):
         load_npy(tmp_path / "c.npy", "coords", mmap=False)
     assert load_npy(tmp_path / "c.npy", "coords").shape == (1000, 2)  # memory-mapped

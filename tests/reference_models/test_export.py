@@ -14,7 +14,8 @@ from reference_models.images import ImageSpec, ImageStore, normalize  # noqa: E4
 from reference_models.inference import describe_images, evaluate_split  # noqa: E402
 from vprmetrics.data.loaders import load_dataset  # noqa: E402
 from vprmetrics.data.protocol import load_protocol  # noqa: E402
-from vprmetrics.data.submission import load_submission, validate_submission  # noqa: E402
+from vprmetrics.data.submission import load_submission  # noqa: E402
+from vprmetrics.data.validation import validate_submission  # noqa: E402
 from vprmetrics.errors import InputError  # noqa: E402
 from vprmetrics.metrics.recall import recall_at_n  # noqa: E402
 from vprmetrics.ranking.engine import rank  # noqa: E402

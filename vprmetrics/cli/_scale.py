@@ -14,8 +14,9 @@ from __future__ import annotations
 import argparse
 import math
 
-from vprmetrics.checks import check_shape, load_npy
+from vprmetrics.checks import check_shape
 from vprmetrics.errors import InputError
+from vprmetrics.npyio import load_npy
 from vprmetrics.ranking.facts import RankingFacts
 from vprmetrics.ranking.shards import ShardedRows, database_shards, rank_sharded, split_rows
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vprmetrics.checks import as_coordinates, as_cutoffs, as_percentages, check_shape, load_npy
+from vprmetrics.checks import as_coordinates, as_cutoffs, as_percentages, check_shape
 from vprmetrics.cli._scale import add_scale_arguments, open_database, sharded_ranker
 from vprmetrics.errors import InputError
 from vprmetrics.files import InterruptedAfterCommit, check_targets
@@ -25,6 +25,7 @@ from vprmetrics.geo.positives import NO_POSITIVE_RULES, Positives
 from vprmetrics.input_limits import MAX_N_RESAMPLES, MAX_RECALL_AT, check_top_k
 from vprmetrics.metrics.recall import PERCENT_CONVENTIONS
 from vprmetrics.metrics.ties import TIE_POLICIES
+from vprmetrics.npyio import load_npy
 from vprmetrics.ranking.distances import METRICS
 from vprmetrics.ranking.engine import BACKENDS
 from vprmetrics.report.evaluation import EvaluationSettings, evaluate
@@ -143,9 +144,8 @@ def _protocol_inputs(args: argparse.Namespace):
         expected_rows,
         load_submission,
         provenance,
-        raise_for_problems,
-        validate_submission,
     )
+    from vprmetrics.data.validation import raise_for_problems, validate_submission
 
     raw = [f"--{n.replace('_', '-')}" for n in _RAW_ONLY if getattr(args, n) not in (None, False)]
     if raw:

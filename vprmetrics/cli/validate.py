@@ -13,7 +13,8 @@ import sys
 
 from vprmetrics.data.loaders import load_dataset, load_ground_truth_npz
 from vprmetrics.data.protocol import load_protocol
-from vprmetrics.data.submission import load_submission, validate_submission
+from vprmetrics.data.submission import load_submission
+from vprmetrics.data.validation import validate_submission
 
 __all__ = ["add_parser", "run"]
 

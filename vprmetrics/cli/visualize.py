@@ -158,7 +158,8 @@ def _int_list(text: str) -> list[int]:
 def run(args: argparse.Namespace) -> int:
     from vprmetrics.data.loaders import open_dataset
     from vprmetrics.data.protocol import load_protocol
-    from vprmetrics.data.submission import load_submission, raise_for_problems, validate_submission
+    from vprmetrics.data.submission import load_submission
+    from vprmetrics.data.validation import raise_for_problems, validate_submission
 
     require("matplotlib", "plots", "drawing the grid")
     require("PIL", "plots", "reading images")

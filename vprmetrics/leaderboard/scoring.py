@@ -20,13 +20,8 @@ from typing import Any
 from vprmetrics.data.loaders import Dataset, load_ground_truth_npz, save_ground_truth_npz
 from vprmetrics.data.protocol import Protocol, protocol_hash
 from vprmetrics.data.protocol_schema import parse_protocol
-from vprmetrics.data.submission import (
-    descriptor_stats,
-    load_submission,
-    provenance,
-    raise_for_problems,
-    validate_submission,
-)
+from vprmetrics.data.submission import descriptor_stats, load_submission, provenance
+from vprmetrics.data.validation import raise_for_problems, validate_submission
 from vprmetrics.errors import ProtocolError
 from vprmetrics.ranking.facts import RankingFacts
 from vprmetrics.report.evaluation import evaluate

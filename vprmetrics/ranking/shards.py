@@ -29,9 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
-from vprmetrics.checks import check_shape, load_npy, regular_file
+from vprmetrics.checks import check_shape
 from vprmetrics.errors import InputError, InputTypeError
 from vprmetrics.geo.positives import Positives
+from vprmetrics.npyio import load_npy, regular_file
 from vprmetrics.ranking.engine import merge_scans, prepare_queries, scan_shard
 from vprmetrics.ranking.facts import RankingFacts
 from vprmetrics.ranking.state import QueryState, ShardScan

@@ -12,9 +12,9 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from vprmetrics.checks import regular_file
 from vprmetrics.errors import InputError, ProtocolError
 from vprmetrics.input_limits import MAX_TEXT_FILE_BYTES
+from vprmetrics.npyio import regular_file
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")

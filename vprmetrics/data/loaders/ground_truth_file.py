@@ -13,13 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
-from vprmetrics.checks import SafeNpz, as_coordinates, as_headings
+from vprmetrics.checks import as_coordinates, as_headings
 from vprmetrics.data.loaders._common import SideData
 from vprmetrics.data.loaders.dataset import Dataset, assemble
 from vprmetrics.data.protocol import Protocol
 from vprmetrics.errors import InputError, InputTypeError, ProtocolError
 from vprmetrics.files import save_npz_atomic
 from vprmetrics.geo.positives import Positives
+from vprmetrics.npyio import SafeNpz
 
 __all__ = ["ground_truth_hash", "load_ground_truth_npz", "save_ground_truth_npz"]
 
