@@ -151,8 +151,9 @@ def load_submission(
 
     Only container problems raise here (missing or corrupt file, missing array, pickled
     objects, a declared size past :mod:`vprmetrics.input_limits`); content problems are
-    found by :func:`~vprmetrics.data.validation.validate_submission`. ``expected_rows`` (queries, database), when
-    known, is checked against the declared shapes before any array is read.
+    found by :func:`~vprmetrics.data.validation.validate_submission`. ``expected_rows``
+    (queries, database), when known, is checked against the declared shapes before any
+    array is read.
     """
     if isinstance(path, str | os.PathLike):
         paths = [Path(path).expanduser()]
