@@ -19,6 +19,7 @@ import json
 
 from reference_models.cli.options import parse_augment, parse_input_size
 from reference_models.training.config import (
+    CROSSVIEW_LOSSES,
     FREEZE_RULES,
     LOSS_NAMES,
     MINING_METHODS,
@@ -64,6 +65,8 @@ _FIELDS = (
     "infer_batch_size",
     "threads",
     "negative_rank",
+    "aerial_size",
+    "superbatch_epochs",
 )
 
 
@@ -119,7 +122,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--negatives-per-query", type=int, help="negatives per query (10)")
     p.add_argument("--negative-sample-size", type=int, help="mining sample size (1000)")
     p.add_argument("--mining", choices=MINING_METHODS, help="(partial)")
-    p.add_argument("--loss", choices=LOSS_NAMES, help="(triplet)")
+    p.add_argument("--loss", choices=LOSS_NAMES + CROSSVIEW_LOSSES, help="(triplet)")
     p.add_argument("--margin", type=float, help="triplet margin (0.1)")
     p.add_argument("--optimizer", choices=OPTIMIZERS, help="(adam)")
     p.add_argument("--lr", type=float, help="learning rate (1e-5)")
@@ -145,6 +148,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--seed", type=int, help="random seed (0)")
     p.add_argument("--patience", type=int, help="epochs without R@5 gain before stopping (3)")
     p.add_argument("--negative-rank", type=int, help="Siamese: k-th neighbour as negative (100)")
+    p.add_argument("--aerial-size", type=parse_input_size, help="cross-view: aerial HxW")
+    p.add_argument(
+        "--superbatch-epochs", type=int, help="cross-view: second-stage super-batch epochs"
+    )
     p.add_argument("--infer-batch-size", type=int, help="images per forward pass when caching")
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
