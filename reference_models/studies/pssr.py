@@ -10,6 +10,8 @@ Cells (each resumable, :class:`reference_models.studies.cells.CellRunner`):
   test size);
 * ``raw-pixels``: the raw-pixel cross-view baseline on the validation pairs (grey 16x32
   box averages of both views, :func:`reference_models.synthtown.baseline.raw_pixel_descriptors`);
+* ``tree-constructed-<kind>``: the k-means search tree on the matched and few-cluster
+  constructed embeddings;
 * ``train-<model>`` for each ``--train`` model: a training run (preset
   ``crossview-cpu-quick`` at scale ``small``, ``crossview`` at ``full``, a few steps at
   ``tiny``), then ``model-<model>``: its exported submission scored, and ``tree-<model>``:
@@ -45,6 +47,8 @@ __all__ = ["add_arguments", "run"]
 
 #: Training preset per scale (tiny: crossview-cpu-quick shortened to a few steps).
 _PRESET = {"tiny": "crossview-cpu-quick", "small": "crossview-cpu-quick", "full": "crossview"}
+#: Constructed embeddings whose descriptors the k-means tree is also evaluated on.
+_TREE_CONSTRUCTED = ("matched", "few-cluster")
 _TINY = dict(
     image_size=(16, 64),
     aerial_size=(32, 32),
@@ -93,7 +97,7 @@ def run(args: argparse.Namespace, cells: Any) -> dict[str, Any]:
     n = args.constructed_n or (120 if args.scale == "tiny" else 8884)
     models = [m for m in (t.strip() for t in args.train.split(",")) if m]
     runs = _runs(args.runs)
-    cells.total = len(CONSTRUCTED) + 1 + 3 * len(models) + 2 * len(runs)
+    cells.total = len(CONSTRUCTED) + len(_TREE_CONSTRUCTED) + 1 + 3 * len(models) + 2 * len(runs)
     results: dict[str, Any] = {}
     for kind in CONSTRUCTED:
         results[kind] = cells.run(f"constructed-{kind}", lambda k=kind: _constructed(k, n))
@@ -103,6 +107,10 @@ def run(args: argparse.Namespace, cells: Any) -> dict[str, Any]:
         cells.run(f"train-{model}", lambda m=model, d=run_dir: _train(args, m, d))
         runs[model] = run_dir
     trees: dict[str, Any] = {}
+    for kind in _TREE_CONSTRUCTED:
+        trees[kind] = cells.run(
+            f"tree-constructed-{kind}", lambda k=kind: _tree_constructed(k, n, args.tree_k)
+        )["rows"]
     for name, run_dir in runs.items():
         sub = out / "submissions" / f"{name}.npz"
         results[name] = cells.run(f"model-{name}", lambda d=run_dir, s=sub: _model(args, d, s))
@@ -118,6 +126,12 @@ def _constructed(kind: str, n: int) -> dict[str, Any]:
     from reference_models.studies.pssr_scores import constructed_embeddings
 
     return score_descriptors(*constructed_embeddings(kind, n, seed=0))
+
+
+def _tree_constructed(kind: str, n: int, k: int) -> dict[str, Any]:
+    from reference_models.studies.pssr_scores import constructed_embeddings
+
+    return {"rows": tree_search(*constructed_embeddings(kind, n, seed=0), k=k)}
 
 
 def _raw_pixels(args: argparse.Namespace) -> dict[str, Any]:
