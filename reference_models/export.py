@@ -6,7 +6,12 @@ split, in protocol order) with the run's model and writes the submission format 
 ``query_ids`` and ``database_ids`` (paths relative to the dataset root), so
 ``vprmetrics evaluate --submission S.npz`` scores it without glue code.
 
-:func:`export_torchscript` saves the descriptor extractor traced with TorchScript. The
+A cross-view model (``task="cross_view"``) describes the protocol's database with its
+aerial branch at the run's ``aerial_size`` and the queries with its ground branch (the other
+way round for ``query_direction = "aerial-to-ground"``).
+
+:func:`export_torchscript` saves the descriptor extractor traced with TorchScript (one file
+per branch for a cross-view model, :func:`branch_paths`). The
 traced module takes float images in [0, 1], shape (N, 3, H, W) at the run's image size, and
 applies the ImageNet normalisation itself; it returns the (N, D) descriptors. Load it with
 ``torch.jit.load`` (torch 2.9+ marks TorchScript deprecated in favour of ``torch.export``;
@@ -116,6 +121,7 @@ def export_submission(
         "database": int(db.shape[0]),
         "dim": int(db.shape[1]),
         "model": cfg.model,
+        "task": get_spec(cfg.model).task,
     }
 
 

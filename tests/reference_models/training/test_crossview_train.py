@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from reference_models.cli import main as reference_main
 from reference_models.export import branch_paths, export_submission, export_torchscript
 from reference_models.models import registry
 from reference_models.models.crossview import CROSSVIEW_MODELS
@@ -150,3 +151,13 @@ def test_tiny_train_export_evaluate(small_cvm, tmp_path, capsys):
     with np.load(sub, allow_pickle=False) as data:
         ours = score_descriptors(data["queries"], data["database"])
     assert report["recall_at_n"]["1"] == pytest.approx(ours["recall"]["1"])
+
+    capsys.readouterr()
+    argv = ["export", "--run", str(result.run_dir), "--protocol", "tinyxview", "--dataset-root",
+            str(small_cvm), "--out", str(tmp_path / "cli.npz"), "--device", "cpu",
+            "--torchscript", str(tmp_path / "cli.pt"), "--quiet"]  # fmt: skip
+    assert reference_main(argv) == 0
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert printed["task"] == "cross_view"
+    want = [str(tmp_path / "cli.ground.pt"), str(tmp_path / "cli.aerial.pt")]
+    assert printed["torchscript"] == want
