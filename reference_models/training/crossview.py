@@ -32,6 +32,7 @@ under float16 autocast with a gradient scaler. The run folder has the files of
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 import time
 from pathlib import Path
@@ -328,7 +329,7 @@ def train_crossview(config: TrainConfig) -> dict[str, Any]:
             recall=recalls,
             seconds=time.perf_counter() - t0,
         )
-        state = {"model": model.state_dict(), "epoch": epoch, "config": str(cfg.to_json())}
+        state = {"model": model.state_dict(), "epoch": epoch, "config": json.dumps(cfg.to_json())}
         if recalls["R@1%"] > best:
             best, best_epoch, bad = recalls["R@1%"], epoch, 0
             save_checkpoint(run_dir / "best.pt", state)

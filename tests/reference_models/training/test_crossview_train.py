@@ -13,6 +13,7 @@ from reference_models.models import registry
 from reference_models.models.crossview import CROSSVIEW_MODELS
 from reference_models.studies.pssr_scores import score_descriptors
 from reference_models.synthtown.dataset import Config, write_crossview
+from reference_models.training.checkpoints import load_checkpoint
 from reference_models.training.config import PRESETS, TrainConfig
 from reference_models.training.crossview import crossview_split
 from reference_models.training.loop import train
@@ -104,6 +105,8 @@ def test_tiny_train_export_evaluate(small_cvm, tmp_path, capsys):
     assert [h["loss_name"] for h in result.history] == ["max-margin-triplet", "soft-margin-triplet"]
     assert result.history[0]["steps"] == 2 and set(result.best_recalls) >= {"R@1", "R@1%"}
     assert "hard" in result.history[1]["triplets_super"]
+    saved = load_checkpoint(result.run_dir / "best.pt")["config"]
+    assert json.loads(saved)["model"] == "cvm-net-i"
 
     sub = tmp_path / "cvm.npz"
     summary = export_submission(result.run_dir, "tinyxview", small_cvm, sub, device="cpu")
