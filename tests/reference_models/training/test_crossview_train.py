@@ -85,6 +85,7 @@ def test_tiny_train_export_evaluate(small_cvm, tmp_path, capsys):
     values = {**PRESETS["crossview-cpu-quick"], "image_size": (16, 64), "aerial_size": (32, 32)}
     values.update(
         batch_size=4,
+        loss="max-margin-triplet",
         queries_per_epoch=8,
         epochs=1,
         superbatch_epochs=1,
