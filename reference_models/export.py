@@ -6,7 +6,12 @@ split, in protocol order) with the run's model and writes the submission format 
 ``query_ids`` and ``database_ids`` (paths relative to the dataset root), so
 ``vprmetrics evaluate --submission S.npz`` scores it without glue code.
 
-:func:`export_torchscript` saves the descriptor extractor traced with TorchScript. The
+A cross-view model (``task="cross_view"``) describes the protocol's database with its
+aerial branch at the run's ``aerial_size`` and the queries with its ground branch (the other
+way round for ``query_direction = "aerial-to-ground"``).
+
+:func:`export_torchscript` saves the descriptor extractor traced with TorchScript (one file
+per branch for a cross-view model, :func:`branch_paths`). The
 traced module takes float images in [0, 1], shape (N, 3, H, W) at the run's image size, and
 applies the ImageNet normalisation itself; it returns the (N, D) descriptors. Load it with
 ``torch.jit.load`` (torch 2.9+ marks TorchScript deprecated in favour of ``torch.export``;
@@ -27,7 +32,8 @@ from torch import nn
 
 from reference_models.images import IMAGENET_MEAN, IMAGENET_STD, ImageSpec, ImageStore
 from reference_models.inference import describe_images, resolve_amp, resolve_device
-from reference_models.models.registry import build_model
+from reference_models.models.crossview import VIEWS, BranchView
+from reference_models.models.registry import build_model, get_spec
 from reference_models.training.checkpoints import load_checkpoint
 from reference_models.training.config import TrainConfig
 from vprmetrics.data.loaders import load_dataset
@@ -35,7 +41,7 @@ from vprmetrics.data.protocol import load_protocol
 from vprmetrics.errors import InputError
 from vprmetrics.files import save_npz_atomic, write_atomic
 
-__all__ = ["export_submission", "export_torchscript", "load_run_model"]
+__all__ = ["branch_paths", "export_submission", "export_torchscript", "load_run_model"]
 
 
 def _run_config(run_dir: str | Path) -> TrainConfig:
@@ -101,15 +107,24 @@ def export_submission(
     if batch_size is not None and (isinstance(batch_size, bool) or int(batch_size) < 1):
         raise InputError(f"batch_size = {batch_size!r} must be a positive integer")
     size = cfg.infer_batch_size if batch_size is None else int(batch_size)
+    db_model, q_model, db_spec = model, model, spec
+    if get_spec(cfg.model).task == "cross_view":
+        db_view, q_view = _crossview_sides(dataset.protocol)
+        db_model, q_model = BranchView(model, db_view), BranchView(model, q_view)
+        aerial = ImageSpec(cfg.aerial_size)
+        db_spec, spec = (aerial, spec) if db_view == "aerial" else (spec, aerial)
     kw = dict(batch_size=size, device=dev, amp=amp, progress=progress)
     db = describe_images(
-        model,
-        ImageStore(dataset.root, dataset.database_ids, spec, cache=False),
+        db_model,
+        ImageStore(dataset.root, dataset.database_ids, db_spec, cache=False),
         desc="database",
         **kw,
     )
     q = describe_images(
-        model, ImageStore(dataset.root, dataset.query_ids, spec, cache=False), desc="queries", **kw
+        q_model,
+        ImageStore(dataset.root, dataset.query_ids, spec, cache=False),
+        desc="queries",
+        **kw,
     )
     out = Path(out_path)
     save_npz_atomic(
@@ -126,7 +141,28 @@ def export_submission(
         "database": int(db.shape[0]),
         "dim": int(db.shape[1]),
         "model": cfg.model,
+        "task": get_spec(cfg.model).task,
     }
+
+
+def _crossview_sides(protocol: Any) -> tuple[str, str]:
+    """(database view, query view) of a cross-view protocol: ground queries against the
+    aerial database, or the other way for ``query_direction = "aerial-to-ground"``."""
+    if protocol.layout != "cvusa":
+        raise InputError(
+            f"a cross-view model needs a cross-view protocol, not {protocol.name!r}: "
+            "e.g. --protocol synthtown-crossview"
+        )
+    if protocol.query_direction == "aerial-to-ground":
+        return "ground", "aerial"
+    return "aerial", "ground"
+
+
+def branch_paths(out_path: str | Path) -> dict[str, Path]:
+    """Where :func:`export_torchscript` writes each branch of a cross-view model:
+    ``x.pt`` -> ``x.ground.pt`` and ``x.aerial.pt``."""
+    out = Path(out_path)
+    return {view: out.with_name(f"{out.stem}.{view}{out.suffix or '.pt'}") for view in VIEWS}
 
 
 class _Extractor(nn.Module):
@@ -149,11 +185,24 @@ def export_torchscript(
     checkpoint: str = "best",
     input_size: tuple[int, int] | None = None,
 ) -> Path:
-    """Trace the run's descriptor extractor (normalisation included) and save it."""
+    """Trace the run's descriptor extractor (normalisation included) and save it.
+
+    A cross-view model gets one file per branch (:func:`branch_paths`), each at its view's
+    size (``input_size`` sets the ground size); the first path is returned."""
     model, cfg = load_run_model(run_dir, checkpoint, "cpu")
     size = input_size or cfg.image_size
     if size is None:
         raise InputError("the run keeps the files' image size: give --input-size HxW")
+    if get_spec(cfg.model).task != "cross_view":
+        return _trace(model, size, Path(out_path))
+    if cfg.aerial_size is None:
+        raise InputError("the cross-view run has no aerial_size: it cannot be traced")
+    sizes = {"ground": size, "aerial": cfg.aerial_size}
+    paths = [_trace(BranchView(model, v), sizes[v], p) for v, p in branch_paths(out_path).items()]
+    return paths[0]
+
+
+def _trace(model: nn.Module, size: tuple[int, int], out: Path) -> Path:
     extractor = _Extractor(model).eval()
     example = torch.rand(2, 3, *size)
     buffer = io.BytesIO()
@@ -161,6 +210,5 @@ def export_torchscript(
         warnings.simplefilter("ignore", FutureWarning)  # torch >= 2.9 marks jit deprecated
         traced = torch.jit.trace(extractor, example, check_trace=False)
         torch.jit.save(traced, buffer)
-    out = Path(out_path)
     write_atomic(out, buffer.getvalue())
     return out

@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     from vprmetrics.errors import require
 
     require("torch", "models", "exporting reference-model descriptors")
-    from reference_models.export import export_submission, export_torchscript
+    from reference_models.export import branch_paths, export_submission, export_torchscript
 
     summary = export_submission(
         args.run,
@@ -42,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
             args.run, args.torchscript, checkpoint=args.checkpoint, input_size=size
         )
         summary["torchscript"] = str(path)
+        if summary["task"] == "cross_view":
+            summary["torchscript"] = [str(p) for p in branch_paths(args.torchscript).values()]
     print(json.dumps(summary))
     return 0
 

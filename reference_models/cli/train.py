@@ -24,6 +24,7 @@ from reference_models.cli.options import (
     positive_int,
 )
 from reference_models.training.config import (
+    CROSSVIEW_LOSSES,
     FREEZE_RULES,
     LOSS_NAMES,
     MINING_METHODS,
@@ -69,6 +70,8 @@ _FIELDS = (
     "infer_batch_size",
     "threads",
     "negative_rank",
+    "aerial_size",
+    "superbatch_epochs",
 )
 
 
@@ -126,7 +129,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--negatives-per-query", type=positive_int, help="negatives per query (10)")
     p.add_argument("--negative-sample-size", type=positive_int, help="mining sample size (1000)")
     p.add_argument("--mining", choices=MINING_METHODS, help="(partial)")
-    p.add_argument("--loss", choices=LOSS_NAMES, help="(triplet)")
+    p.add_argument("--loss", choices=LOSS_NAMES + CROSSVIEW_LOSSES, help="(triplet)")
     p.add_argument("--margin", type=float, help="triplet margin (0.1)")
     p.add_argument("--optimizer", choices=OPTIMIZERS, help="(adam)")
     p.add_argument("--lr", type=float, help="learning rate (1e-5)")
@@ -158,6 +161,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     p.add_argument(
         "--infer-batch-size", type=positive_int, help="images per forward pass when caching"
+    )
+    p.add_argument("--aerial-size", type=parse_input_size, help="cross-view: aerial HxW")
+    p.add_argument(
+        "--superbatch-epochs",
+        type=non_negative_int,
+        help="cross-view: second-stage super-batch epochs",
     )
     p.add_argument("--threads", type=positive_int, help="torch CPU threads")
     p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")

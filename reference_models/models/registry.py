@@ -7,8 +7,8 @@ Every registered model is an ``nn.Module`` with
 
 Each entry (:class:`ModelSpec`) says what the model's ``forward`` does (``task``:
 ``descriptor`` = images -> descriptors; ``pair`` = two image batches -> one logit per pair;
-``cross_view`` = ground and aerial views, reserved for CVM-Net), its named input views with
-their default sizes, and the mode its FLOPs are reported in.
+``cross_view`` = ground and aerial views, ``embed(images, view)`` per view), its named input
+views with their default sizes, and the mode its FLOPs are reported in.
 
 The families register themselves when their module is imported; the lookups
 (:func:`model_names`, :func:`get_spec`, :func:`build_model`) import every module of
@@ -21,12 +21,12 @@ The families register themselves when their module is imported; the lookups
 * :mod:`reference_models.models.siamese`: ``siamese-resnet50`` (the seed paper "Siamese
   Network for Place Recognition").
 
-A cross-view family (e.g. CVM-Net: Hu et al., "CVM-Net: Cross-View Matching Network for
-Image-Based Ground-to-Aerial Geo-Localization", CVPR 2018) is one module calling
-:func:`register_model` with ``task="cross_view"`` and
-``inputs={"ground": (224, 1232), "aerial": (512, 512)}``, plus its name in
-:data:`FAMILIES`; :func:`reference_models.models.accounting.describe_model` then accounts
-it per view without changes.
+* :mod:`reference_models.models.crossview`: ``cvm-net-i``, ``cvm-net-ii`` (Hu et al.,
+  "CVM-Net: Cross-View Matching Network for Image-Based Ground-to-Aerial Geo-Localization",
+  CVPR 2018), ``siamese-xview-resnet50`` and ``siamese-xview-vgg16`` (the PSSR study's
+  twins), ``task="cross_view"`` with ``inputs={"ground": (224, 1232), "aerial": (512,
+  512)}``; :func:`reference_models.models.accounting.describe_model` accounts them per
+  view.
 
 >>> get_spec("resnet18-gem").task, get_spec("siamese-resnet50").inputs["image"]
 ('descriptor', (128, 384))
@@ -67,6 +67,7 @@ FLOPS_MODES: tuple[str, ...] = get_args(FlopsMode)
 FAMILIES: tuple[str, ...] = (
     "reference_models.models.geolocalization",
     "reference_models.models.siamese",
+    "reference_models.models.crossview",
 )
 
 

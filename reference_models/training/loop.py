@@ -11,7 +11,10 @@ Benchmark", CVPR 2022, for descriptor models, with one sampler per strategy:
   ``images_per_place`` images with pairs from the positions and a loss that mines inside
   the batch (:mod:`reference_models.training.places`);
 * the ``siamese-resnet50`` model trains on geographic pairs with binary cross-entropy
-  (:mod:`reference_models.training.pairs`).
+  (:mod:`reference_models.training.pairs`);
+* cross-view models (``task="cross_view"``: CVM-Net, the PSSR study's twins) train on
+  ground/aerial pairs with in-batch triplets and k-means super-batches
+  (:mod:`reference_models.training.crossview`).
 
 Optimiser Adam (lr 1e-5), AdamW (wd 0.01) or SGD (momentum 0.9, wd 5e-4), constant or
 cosine learning rate (:mod:`reference_models.training.optim`). After each epoch Recall@1/5/10
@@ -58,6 +61,7 @@ from reference_models.training.checkpoints import (
     write_json,
 )
 from reference_models.training.config import TrainConfig
+from reference_models.training.crossview import train_crossview
 from reference_models.training.model_setup import build_run_model, init_netvlad
 from reference_models.training.optim import build_optimizer
 from reference_models.training.pairs import PairMiner, pair_epoch
@@ -97,6 +101,8 @@ def train(
     and training continues after the last finished epoch. ``on_epoch`` receives each
     epoch's record (the entry appended to ``history``).
     """
+    if get_spec(config.model).task == "cross_view":
+        return RunResult(**train_crossview(config))
     run_dir = Path(config.out)
     run_dir.mkdir(parents=True, exist_ok=True)
     last_path = run_dir / "last.pt"

@@ -18,7 +18,7 @@ def test_choices_are_the_config_lists():
     assert choices == {
         "preset": tuple(config.PRESETS),
         "mining": config.MINING_METHODS,
-        "loss": config.LOSS_NAMES,
+        "loss": config.LOSS_NAMES + config.CROSSVIEW_LOSSES,
         "optimizer": config.OPTIMIZERS,
         "freeze": config.FREEZE_RULES,
         "amp": ("on", "off"),

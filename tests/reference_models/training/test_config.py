@@ -14,7 +14,7 @@ from vprmetrics.errors import InputError
 #: TrainConfig field -> the tuple of names it accepts.
 CHOICES = {
     "optimizer": config.OPTIMIZERS,
-    "loss": config.LOSS_NAMES,
+    "loss": config.LOSS_NAMES + config.CROSSVIEW_LOSSES,
     "freeze": config.FREEZE_RULES,
     "sampler": config.SAMPLERS,
     "lr_schedule": config.LR_SCHEDULES,
