@@ -39,7 +39,7 @@ from reference_models.training.config import TrainConfig
 from vprmetrics.data.loaders import load_dataset
 from vprmetrics.data.protocol import load_protocol
 from vprmetrics.errors import InputError
-from vprmetrics.files import save_npz_atomic, write_atomic
+from vprmetrics.files import check_targets, commit_files
 
 __all__ = ["branch_paths", "export_submission", "export_torchscript", "load_run_model"]
 
@@ -99,6 +99,27 @@ def export_submission(
 ) -> dict[str, Any]:
     """Write the submission ``.npz`` of ``protocol`` (its split, protocol order) and return
     a summary (counts, descriptor dim, path)."""
+    check_targets([out_path])
+    data, summary = render_submission(
+        run_dir, protocol, dataset_root, checkpoint=checkpoint, device=device,
+        batch_size=batch_size, progress=progress,
+    )  # fmt: skip
+    commit_files([(out_path, data)])
+    return {"path": str(out_path), **summary}
+
+
+def render_submission(
+    run_dir: str | Path,
+    protocol: str,
+    dataset_root: str | Path,
+    *,
+    checkpoint: str = "best",
+    device: str = "auto",
+    batch_size: int | None = None,
+    progress: bool = False,
+) -> tuple[bytes, dict[str, Any]]:
+    """The submission ``.npz`` bytes of ``protocol`` and its summary, nothing written (so a
+    caller can commit it together with other outputs: :func:`vprmetrics.files.commit_files`)."""
     model, cfg = load_run_model(run_dir, checkpoint, device)
     dev = resolve_device(device)
     amp = resolve_amp(cfg.amp, dev)
@@ -126,16 +147,15 @@ def export_submission(
         desc="queries",
         **kw,
     )
-    out = Path(out_path)
-    save_npz_atomic(
-        out,
+    buffer = io.BytesIO()
+    np.savez(
+        buffer,
         queries=q.astype(np.float32),
         database=db.astype(np.float32),
         query_ids=np.asarray(dataset.query_ids, dtype=str),
         database_ids=np.asarray(dataset.database_ids, dtype=str),
     )
-    return {
-        "path": str(out),
+    return buffer.getvalue(), {
         "protocol": dataset.protocol.name,
         "queries": int(q.shape[0]),
         "database": int(db.shape[0]),
@@ -189,20 +209,32 @@ def export_torchscript(
 
     A cross-view model gets one file per branch (:func:`branch_paths`), each at its view's
     size (``input_size`` sets the ground size); the first path is returned."""
+    files = render_torchscript(run_dir, out_path, checkpoint=checkpoint, input_size=input_size)
+    commit_files(files)
+    return files[0][0]
+
+
+def render_torchscript(
+    run_dir: str | Path,
+    out_path: str | Path,
+    *,
+    checkpoint: str = "best",
+    input_size: tuple[int, int] | None = None,
+) -> list[tuple[Path, bytes]]:
+    """The ``(path, bytes)`` of every TorchScript file :func:`export_torchscript` writes."""
     model, cfg = load_run_model(run_dir, checkpoint, "cpu")
     size = input_size or cfg.image_size
     if size is None:
         raise InputError("the run keeps the files' image size: give --input-size HxW")
     if get_spec(cfg.model).task != "cross_view":
-        return _trace(model, size, Path(out_path))
+        return [(Path(out_path), _trace(model, size))]
     if cfg.aerial_size is None:
         raise InputError("the cross-view run has no aerial_size: it cannot be traced")
     sizes = {"ground": size, "aerial": cfg.aerial_size}
-    paths = [_trace(BranchView(model, v), sizes[v], p) for v, p in branch_paths(out_path).items()]
-    return paths[0]
+    return [(p, _trace(BranchView(model, v), sizes[v])) for v, p in branch_paths(out_path).items()]
 
 
-def _trace(model: nn.Module, size: tuple[int, int], out: Path) -> Path:
+def _trace(model: nn.Module, size: tuple[int, int]) -> bytes:
     extractor = _Extractor(model).eval()
     example = torch.rand(2, 3, *size)
     buffer = io.BytesIO()
@@ -210,5 +242,4 @@ def _trace(model: nn.Module, size: tuple[int, int], out: Path) -> Path:
         warnings.simplefilter("ignore", FutureWarning)  # torch >= 2.9 marks jit deprecated
         traced = torch.jit.trace(extractor, example, check_trace=False)
         torch.jit.save(traced, buffer)
-    write_atomic(out, buffer.getvalue())
-    return out
+    return buffer.getvalue()

@@ -24,27 +24,33 @@ def run(args: argparse.Namespace) -> int:
     from vprmetrics.errors import require
 
     require("torch", "models", "exporting reference-model descriptors")
-    from reference_models.export import branch_paths, export_submission, export_torchscript
+    from reference_models.export import branch_paths, render_submission, render_torchscript
+    from vprmetrics.files import check_targets, commit_files
 
-    summary = export_submission(
+    targets = [args.out]
+    if args.torchscript:  # a cross-view run writes one file per branch beside this name
+        targets += [args.torchscript, *branch_paths(args.torchscript).values()]
+    check_targets(targets)  # before any work: a bad path fails in a second, not an hour
+    data, summary = render_submission(
         args.run,
         args.protocol,
         args.dataset_root,
-        args.out,
         checkpoint=args.checkpoint,
         device=args.device,
         batch_size=args.batch_size,
         progress=not args.quiet,
     )
+    outputs = [(args.out, data)]
     if args.torchscript:
         size = parse_input_size(args.input_size) if args.input_size else None
-        path = export_torchscript(
+        scripts = render_torchscript(
             args.run, args.torchscript, checkpoint=args.checkpoint, input_size=size
         )
-        summary["torchscript"] = str(path)
-        if summary["task"] == "cross_view":
-            summary["torchscript"] = [str(p) for p in branch_paths(args.torchscript).values()]
-    print(json.dumps(summary))
+        outputs += scripts
+        paths = [str(p) for p, _ in scripts]
+        summary["torchscript"] = paths if summary["task"] == "cross_view" else paths[0]
+    commit_files(outputs)  # the submission and the TorchScript files together, or none
+    print(json.dumps({"path": str(args.out), **summary}))
     return 0
 
 

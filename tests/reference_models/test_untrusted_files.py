@@ -172,3 +172,20 @@ def test_train_refuses_bad_weights_and_resume_files(tiny, tmp_path, capsys):
     assert len(err.splitlines()) == 1 and "last.pt" in err
     assert _code([*base, "--out", str(tmp_path / "c"), "--batch-size", "0"]) == 2
     assert not MARKER.exists()
+
+
+def test_export_commits_the_submission_and_torchscript_together(run_copy, tmp_path, capsys):
+    """A TorchScript target that cannot be written leaves the old submission as it was."""
+    data, run = run_copy
+    out = tmp_path / "s.npz"
+    out.write_bytes(b"the previous submission")
+    out.chmod(0o644)
+    (tmp_path / "ts.pt").mkdir()  # a folder where the TorchScript file should go
+    argv = _export(data, run, out, "--torchscript", str(tmp_path / "ts.pt"), "--input-size")
+    assert _code([*argv, "32x48"]) == 2
+    assert "is a folder" in capsys.readouterr().err
+    assert out.read_bytes() == b"the previous submission"
+    ok = _export(data, run, out, "--torchscript", str(tmp_path / "ok.pt"), "--input-size", "32x48")
+    assert _code(ok) == 0
+    assert out.read_bytes()[:2] == b"PK" and (tmp_path / "ok.pt").is_file()
+    assert out.stat().st_mode & 0o777 == 0o644  # a replaced file keeps its mode
