@@ -15,7 +15,12 @@ __all__ = ["SCALES", "STUDIES"]
 
 #: Study name -> module. The modules import torch only inside ``run`` (building the CLI
 #: parser imports them for their options).
-STUDIES: dict[str, str] = {}
+STUDIES: dict[str, str] = {
+    "siamese": "reference_models.studies.siamese",
+    "losses": "reference_models.studies.losses",
+    "heads": "reference_models.studies.heads",
+    "benchmark": "reference_models.studies.benchmark",
+}
 
 #: Sizes every study understands: ``tiny`` (seconds, for tests), ``small`` (minutes on a
 #: CPU), ``full`` (the published settings, for a GPU and the real dataset).
