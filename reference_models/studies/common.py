@@ -178,7 +178,7 @@ def score(
         raise InputError("no queries to score: the query subset is empty")
     db_store = ImageStore(dataset.root, dataset.database_ids, spec)
     q_store = ImageStore(dataset.root, [dataset.query_ids[i] for i in q_ids], spec)
-    kw = dict(batch_size=cfg.infer_batch_size, device=device, amp=amp)
+    kw: dict[str, Any] = dict(batch_size=cfg.infer_batch_size, device=device, amp=amp)
     model = model.to(device)
     db = describe_images(model, db_store, **kw)
     if device.type == "cuda":

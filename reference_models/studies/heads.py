@@ -17,6 +17,7 @@ cells), ``small`` and ``full`` all five heads.
 from __future__ import annotations
 
 import argparse
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -143,7 +144,7 @@ def run(args: argparse.Namespace, cells: CellRunner) -> dict[str, Any]:
     results: dict[str, Any] = {}
     runs: dict[str, Path] = {}
     for head in heads:
-        results[head] = cells.run(head, lambda h=head: _cell(args, h, runs))
+        results[head] = cells.run(head, partial(_cell, args, head, runs))
         runs[head] = Path(results[head]["run_dir"])
     columns = ["head", "model", "dim", "ms/image"]
     columns += [f"test R@{n}" for n in common.RECALL_AT] + [

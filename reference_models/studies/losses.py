@@ -17,6 +17,7 @@ scratch for a few minutes, where 1e-5 moves nothing, so Adam and AdamW run at 1e
 from __future__ import annotations
 
 import argparse
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,8 @@ LEARNING_RATES: dict[str, tuple[float, float]] = {
     "sgd": (1e-2, 1e-2),
 }
 _TINY = (("multi-similarity", "adam"), ("contrastive", "sgd"))
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     common.add_protocol_arguments(parser)
 
@@ -40,8 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _place_options(scale: str) -> dict[str, Any]:
     """In-batch place batches at every scale (tiny: 4 places x 3 images)."""
     if scale == "tiny":
-        return dict(sampler="places", places_per_batch=4, images_per_place=3,
-                    queries_per_epoch=8, epochs=2)
+        return dict(
+            sampler="places", places_per_batch=4, images_per_place=3, queries_per_epoch=8, epochs=2
+        )
     return dict(sampler="places")
 
 
@@ -82,10 +86,12 @@ def _cell(args: argparse.Namespace, loss: str, optimizer: str) -> dict[str, Any]
 def run(args: argparse.Namespace, cells: CellRunner) -> dict[str, Any]:
     """Train and score every loss x optimiser; write results.md/json and curves.png."""
     common.setup_threads(args.device)
-    grid = _TINY if args.scale == "tiny" else tuple((l, o) for l in LOSS_NAMES for o in OPTIMIZERS)
+    grid = (
+        _TINY if args.scale == "tiny" else tuple((ls, o) for ls in LOSS_NAMES for o in OPTIMIZERS)
+    )
     cells.total = len(grid)
     results = {
-        f"{loss}-{opt}": cells.run(f"{loss}-{opt}", lambda l=loss, o=opt: _cell(args, l, o))
+        f"{loss}-{opt}": cells.run(f"{loss}-{opt}", partial(_cell, args, loss, opt))
         for loss, opt in grid
     }
     n_epochs = max(len(r["epochs"]) for r in results.values())
@@ -122,8 +128,12 @@ def _curves(path: Path, results: dict[str, Any], scale: str) -> None:
         return
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for name, r in results.items():
-        ax.plot([e["epoch"] - 1 for e in r["epochs"]],
-                [e["val_recall"]["5"] for e in r["epochs"]], ".-", label=name)
+        ax.plot(
+            [e["epoch"] - 1 for e in r["epochs"]],
+            [e["val_recall"]["5"] for e in r["epochs"]],
+            ".-",
+            label=name,
+        )
     ax.set_xlabel("epoch")
     ax.set_ylabel("val R@5")
     ax.set_title(f"losses study ({scale})", fontsize=9)

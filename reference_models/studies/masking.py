@@ -93,8 +93,10 @@ def read_class_map(path: str | Path, size: tuple[int, int]) -> np.ndarray:
         )
     with Image.open(path) as img:
         if img.size != tuple(size):
-            raise InputError(f"class map {path} is {img.size[0]}x{img.size[1]}, its image "
-                             f"{size[0]}x{size[1]}: give a map of the image's size")
+            raise InputError(
+                f"class map {path} is {img.size[0]}x{img.size[1]}, its image "
+                f"{size[0]}x{size[1]}: give a map of the image's size"
+            )
         if img.mode not in ("L", "P"):
             raise InputError(f"class map {path} has mode {img.mode}: save one channel (mode L)")
         classes = np.asarray(img, dtype=np.uint8)

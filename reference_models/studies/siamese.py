@@ -18,6 +18,8 @@ remove-sky.
 from __future__ import annotations
 
 import argparse
+import itertools
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +79,11 @@ def _cell(args: argparse.Namespace, name: str, root: str, crop: tuple[int, int])
     from reference_models.training.loop import train
 
     cfg = common.cell_config(
-        args, name, dataset_root=root, crop_top=float(crop[0]), crop_bottom=float(crop[1]),
+        args,
+        name,
+        dataset_root=root,
+        crop_top=float(crop[0]),
+        crop_bottom=float(crop[1]),
         **_options(args),
     )
     result = train(cfg)
@@ -85,8 +91,7 @@ def _cell(args: argparse.Namespace, name: str, root: str, crop: tuple[int, int])
     dataset = common.open_test(cfg)
     desc: dict[str, np.ndarray] = {}
     test = common.score(model, cfg, dataset, descriptors=desc)
-    accuracy = _pair_accuracy(model, dataset, desc["database"], desc["queries"],
-                              args.negative_rank)
+    accuracy = _pair_accuracy(model, dataset, desc["database"], desc["queries"], args.negative_rank)
     return {
         "crop": list(crop),
         "run_dir": str(result.run_dir),
@@ -96,6 +101,13 @@ def _cell(args: argparse.Namespace, name: str, root: str, crop: tuple[int, int])
         "pair_accuracy": accuracy,
         "r1": test["recall"]["1"],
     }
+
+
+def _masked_cell(
+    args: argparse.Namespace, name: str, cfg: Any, setting: str, crop: tuple[int, int]
+) -> dict[str, Any]:
+    """A cell trained and scored on the dataset masked by ``setting``."""
+    return _cell(args, name, _masked_root(args, cfg, setting), crop)
 
 
 def _masked_root(args: argparse.Namespace, cfg: Any, setting: str) -> str:
@@ -111,6 +123,21 @@ def _masked_root(args: argparse.Namespace, cfg: Any, setting: str) -> str:
     return str(out)
 
 
+def _check_masks(args: argparse.Namespace, cfg: Any) -> None:
+    """Fail before any training when the first test image has no class map."""
+    from PIL import Image
+
+    from reference_models.studies.masking import class_map_path, read_class_map
+    from reference_models.synthtown.dataset import CLASS_MAP_DIR
+
+    dataset = common.open_test(cfg)
+    first = str(dataset.database_ids[0])
+    masks = args.masks or Path(cfg.dataset_root) / CLASS_MAP_DIR
+    with Image.open(Path(cfg.dataset_root) / first) as img:
+        size = img.size
+    read_class_map(class_map_path(masks, first), size)
+
+
 def run(args: argparse.Namespace, cells: CellRunner) -> dict[str, Any]:
     """Crop cells, then mask cells on the best crop; results.md/json, geo_error.png,
     recall.png."""
@@ -120,18 +147,16 @@ def run(args: argparse.Namespace, cells: CellRunner) -> dict[str, Any]:
     crops = ((20, 5),) if args.scale == "tiny" else CROPS
     masks = ("remove-sky",) if args.scale == "tiny" else tuple(MASK_SETTINGS)
     cells.total = len(crops) + len(masks)
+    cfg = common.cell_config(args, "masking", **_options(args))
+    _check_masks(args, cfg)
     results: dict[str, Any] = {}
     for u, b in crops:
         name = f"U{u}-B{b}"
-        results[name] = cells.run(name, lambda c=(u, b): _cell(args, f"U{c[0]}-B{c[1]}",
-                                                                str(args.dataset_root), c))
+        results[name] = cells.run(name, partial(_cell, args, name, str(args.dataset_root), (u, b)))
     best = max(crops, key=lambda c: results[f"U{c[0]}-B{c[1]}"]["val_recall"].get("5", 0.0))
-    cfg = common.cell_config(args, "masking", **_options(args))
     for setting in masks:
         name = f"U{best[0]}-B{best[1]}-{setting}"
-        results[name] = cells.run(
-            name, lambda s=setting, n=name: _cell(args, n, _masked_root(args, cfg, s), best)
-        )
+        results[name] = cells.run(name, partial(_masked_cell, args, name, cfg, setting, best))
     columns = ["cell", "U %", "B %", "pair accuracy"] + [f"R@{n}" for n in common.RECALL_AT]
     columns += ["median error m"]
     rows = [
@@ -151,15 +176,22 @@ def run(args: argparse.Namespace, cells: CellRunner) -> dict[str, Any]:
     common.bar_plot(
         out / "recall.png",
         list(results),
-        {"R@1": [r["r1"] for r in results.values()],
-         "pair accuracy": [r["pair_accuracy"] for r in results.values()]},
+        {
+            "R@1": [r["r1"] for r in results.values()],
+            "pair accuracy": [r["pair_accuracy"] for r in results.values()],
+        },
         f"siamese study ({args.scale})",
         ylabel="share",
     )
     _geo_error_plot(out / "geo_error.png", results)
     plots = ["recall.png", "geo_error.png"]
-    summary = {"scale": args.scale, "best_crop": list(best), "cells": results,
-               "columns": columns, "plots": plots}
+    summary = {
+        "scale": args.scale,
+        "best_crop": list(best),
+        "cells": results,
+        "columns": columns,
+        "plots": plots,
+    }
     write_study(out, summary, md)
     return {"cells": len(results), "best_crop": list(best), "plots": plots}
 
@@ -179,8 +211,9 @@ def _geo_error_plot(path: Path, results: dict[str, Any]) -> None:
         plt.close(fig)
         return
     edges = next(iter(hists.values()))["edges_m"]
-    labels = [f"{lo:g}-{hi:g}" if hi is not None else f">{lo:g}"
-              for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
+    labels = [
+        f"{lo:g}-{hi:g}" if hi is not None else f">{lo:g}" for lo, hi in itertools.pairwise(edges)
+    ]
     width = 0.8 / len(hists)
     x = np.arange(len(labels))
     for i, (name, h) in enumerate(hists.items()):
