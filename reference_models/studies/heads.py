@@ -127,7 +127,9 @@ def _heatmap_figure(args: argparse.Namespace, results: dict[str, Any], path: Pat
         for row, kind in enumerate(("assignment", "contribution")):
             up = F.interpolate(maps[kind][:, None], size=image.shape[-2:], mode="bilinear")
             axes[row, col].imshow(shown)
-            axes[row, col].imshow(up[0, 0].numpy(), cmap="jet", alpha=0.5)
+            heat = up[0, 0].numpy()  # colours from 0 to the map's maximum
+            vmax = max(float(heat.max()), 1e-12)
+            axes[row, col].imshow(heat, cmap="jet", alpha=0.5, vmin=0.0, vmax=vmax)
             axes[row, col].set_title(f"{head}: {kind}", fontsize=8)
     for ax in axes.ravel():
         ax.axis("off")
