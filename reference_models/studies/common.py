@@ -34,6 +34,7 @@ import numpy as np
 from reference_models.training.config import PRESETS, TrainConfig
 from vprmetrics.errors import InputError
 from vprmetrics.files import write_atomic
+from vprmetrics.report.evaluation import EvaluationSettings
 
 __all__ = [
     "RECALL_AT",
@@ -50,8 +51,8 @@ __all__ = [
     "setup_threads",
 ]
 
-#: The benchmark's Recall@N cut-offs.
-RECALL_AT: tuple[int, ...] = (1, 5, 10, 20)
+#: The benchmark's Recall@N cut-offs (the defaults of ``vprmetrics`` evaluations).
+RECALL_AT: tuple[int, ...] = tuple(EvaluationSettings.recall_at)
 #: The function every test-set number of a study comes from.
 SCORED_BY = "vprmetrics.report.evaluation.evaluate"
 
