@@ -126,10 +126,12 @@ def _heatmap_figure(args: argparse.Namespace, results: dict[str, Any], path: Pat
             maps = assignment_heatmaps(model.aggregator, model.backbone(image))
         for row, kind in enumerate(("assignment", "contribution")):
             up = F.interpolate(maps[kind][:, None], size=image.shape[-2:], mode="bilinear")
-            axes[row, col].imshow(shown)
-            heat = up[0, 0].numpy()  # colours from 0 to the map's maximum
-            vmax = max(float(heat.max()), 1e-12)
-            axes[row, col].imshow(heat, cmap="jet", alpha=0.5, vmin=0.0, vmax=vmax)
+            heat = up[0, 0].numpy()
+            # assignment from 0 (a flat NetVLAD map stays flat), contribution min to max
+            low = 0.0 if kind == "assignment" else float(heat.min())
+            high = max(float(heat.max()), low + 1e-6)
+            shown_map = axes[row, col].imshow(heat, cmap="viridis", vmin=low, vmax=high)
+            fig.colorbar(shown_map, ax=axes[row, col], fraction=0.03)
             axes[row, col].set_title(f"{head}: {kind}", fontsize=8)
     for ax in axes.ravel():
         ax.axis("off")
