@@ -30,6 +30,7 @@ from reference_models.training.config import (
     MINING_METHODS,
     OPTIMIZERS,
     PRESETS,
+    SCHEDULES,
     TrainConfig,
 )
 
@@ -72,6 +73,7 @@ _FIELDS = (
     "negative_rank",
     "aerial_size",
     "superbatch_epochs",
+    "schedule",
 )
 
 
@@ -143,6 +145,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         type=parse_augment,
         help="comma list of jitter,flip,crop (colour jitter, horizontal flip, "
         "random resized crop) or none",
+    )
+    p.add_argument(
+        "--schedule",
+        choices=SCHEDULES,
+        help="crn-two-stage: NetVLAD in OUT/netvlad, then the CRN mask on it in OUT/crn (SGD, "
+        "mask lr 5e-3, rest 5e-4)",
     )
     p.add_argument("--weights", help="local state dict to start from (never downloaded)")
     p.add_argument(

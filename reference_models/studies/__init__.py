@@ -17,6 +17,10 @@ __all__ = ["SCALES", "STUDIES"]
 #: parser imports them for their options).
 STUDIES: dict[str, str] = {
     "pssr": "reference_models.studies.pssr",
+    "siamese": "reference_models.studies.siamese",
+    "losses": "reference_models.studies.losses",
+    "heads": "reference_models.studies.heads",
+    "benchmark": "reference_models.studies.benchmark",
 }
 
 #: Sizes every study understands: ``tiny`` (seconds, for tests), ``small`` (minutes on a

@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--only", choices=("vg", "crossview"), default=None,
                    help="write only one of the two datasets")
     g.add_argument("--quiet", action="store_true", help="no progress output")
+    g.add_argument("--class-maps", action="store_true",
+                   help="also write per-pixel class maps (sky, building, vegetation, road, "
+                   "vehicle, person) as <out>/synthtown/class_maps/<image path>.png")
     r = sub.add_parser("render", help="render one view to an image file")
     r.add_argument("--out", required=True, help="output file (.png or .jpg)")
     r.add_argument("--seed", type=int, default=0)
@@ -70,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
             cfg = dataclasses.replace(cfg, image_size=args.image_size)
         t0 = time.perf_counter()
         if args.only in (None, "vg"):
-            m = write_vg(args.out, cfg, workers=args.workers, progress=not args.quiet)
+            m = write_vg(args.out, cfg, workers=args.workers, progress=not args.quiet,
+                         class_maps=args.class_maps)
             if not args.quiet:
                 print(f"synthtown: {m['counts']}")
         if args.only in (None, "crossview"):

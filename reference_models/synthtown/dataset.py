@@ -37,6 +37,7 @@ from .render_street import Camera, render_street
 from .town import Town, make_town
 
 __all__ = [
+    "CLASS_MAP_DIR",
     "SIZES",
     "SPLIT_X",
     "Config",
@@ -55,6 +56,10 @@ SPLIT_X: dict[str, tuple[float, float]] = {
     "val": (690.0, 860.0),
     "test": (910.0, 1200.0),
 }
+#: Class maps of ``write_vg(..., class_maps=True)``: ``<root>/class_maps/<image id>.png``
+#: (the image's relative path with ``.png`` for its extension), one uint8 class index per
+#: pixel (:data:`reference_models.synthtown.render_street.CLASSES`).
+CLASS_MAP_DIR = "class_maps"
 _MONTH = {"summer": "0615", "autumn": "1020", "winter": "0120"}
 _CLOCK = {"day": "120000", "dusk": "200000", "night": "230000"}
 
@@ -250,29 +255,49 @@ def _render_chunk(args: tuple[int, list[_Task]]) -> int:
     return len(tasks)
 
 
+def _render_chunk_classes(args: tuple[int, list[_Task], str]) -> int:
+    """Like :func:`_render_chunk`, also writing each street view's class map as PNG."""
+    seed, tasks, root = args
+    town = make_town(seed)
+    for path, view, size in tasks:
+        img, classes = render_street(town, view.camera, view.condition, size, classes=True)
+        save_jpeg(img, path)
+        target = Path(root) / CLASS_MAP_DIR / Path(path).relative_to(root).with_suffix(".png")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(classes).save(target, format="PNG")
+    return len(tasks)
+
+
 def _chunks(tasks: list[_Task], n: int) -> Iterator[list[_Task]]:
     for i in range(0, len(tasks), n):
         yield tasks[i:i + n]
 
 
-def _run(seed: int, tasks: list[_Task], workers: int, progress: bool) -> None:
-    chunks = [(seed, c) for c in _chunks(tasks, 64)]
+def _run(seed: int, tasks: list[_Task], workers: int, progress: bool,
+         classes_root: Path | None = None) -> None:
+    render = _render_chunk if classes_root is None else _render_chunk_classes
+    extra = () if classes_root is None else (str(classes_root),)
+    chunks = [(seed, c, *extra) for c in _chunks(tasks, 64)]
     done = 0
     if workers <= 1:
-        it = map(_render_chunk, chunks)
+        it = map(render, chunks)
         for n in it:
             done += n
         return
     with get_context("fork").Pool(workers) as pool:
         step = max(len(tasks) // 10, 1)
-        for n in pool.imap_unordered(_render_chunk, chunks):
+        for n in pool.imap_unordered(render, chunks):
             if progress and (done + n) // step > done // step:
                 print(f"  {done + n}/{len(tasks)} images", flush=True)
             done += n
 
 
-def write_vg(out: str | os.PathLike, cfg: Config, workers: int = 2, progress: bool = False) -> dict:
-    """Write the VG-layout dataset under ``out/synthtown``; return the manifest."""
+def write_vg(out: str | os.PathLike, cfg: Config, workers: int = 2, progress: bool = False,
+             class_maps: bool = False) -> dict:
+    """Write the VG-layout dataset under ``out/synthtown``; return the manifest.
+
+    ``class_maps``: also write every image's class map under ``out/synthtown/class_maps``
+    (:data:`CLASS_MAP_DIR`)."""
     town = make_town(cfg.seed)
     root = Path(out) / "synthtown"
     tasks: list[_Task] = []
@@ -291,7 +316,7 @@ def write_vg(out: str | os.PathLike, cfg: Config, workers: int = 2, progress: bo
             tasks += [(str(folder / nm), v, cfg.image_size)
                       for nm, v in zip(names, vs, strict=True)]
             counts[split][role] = len(vs)
-    _run(cfg.seed, tasks, workers, progress)
+    _run(cfg.seed, tasks, workers, progress, root if class_maps else None)
     manifest = {
         "generator": "reference_models.synthtown",
         "config": asdict(cfg),

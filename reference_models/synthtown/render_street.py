@@ -25,7 +25,12 @@ from .ground import ground_albedo
 from .noise import cos_sin_deg, hash01, hash_u32
 from .town import Town
 
-__all__ = ["Camera", "render_street"]
+__all__ = ["CLASSES", "Camera", "class_map", "render_street"]
+
+#: Per-pixel classes of :func:`render_street` with ``classes=True`` (value = index):
+#: ground (roads, sidewalks, crossings) is ``road``, tree trunks and crowns ``vegetation``,
+#: parked cars ``vehicle``.
+CLASSES: tuple[str, ...] = ("sky", "building", "vegetation", "road", "vehicle", "person")
 
 _BOX_RANGE_M = 260.0
 _CAR_RANGE_M = 120.0
@@ -198,8 +203,11 @@ def render_street(
     cam: Camera,
     cond: Condition = DATABASE_CONDITION,
     size: tuple[int, int] = (128, 256),
-) -> np.ndarray:
-    """Render one street-level image, ``(height, width, 3)`` uint8 RGB."""
+    *,
+    classes: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """Render one street-level image, ``(height, width, 3)`` uint8 RGB; with ``classes``
+    also its ``(height, width)`` uint8 class map (indices into :data:`CLASSES`)."""
     h, w = int(size[0]), int(size[1])
     lit = lighting(cond)
     dx, dy, norm, focal = _columns(cam, w)
@@ -370,7 +378,35 @@ def render_street(
         c[v > 1.5] = (0.75, 0.58, 0.45)
         img[pix] = c * light
 
-    return _finish(img.reshape(h, w, 3), pix_depth.reshape(h, w), lit, cam, cond)
+    out = _finish(img.reshape(h, w, 3), pix_depth.reshape(h, w), lit, cam, cond)
+    if not classes:
+        return out
+    car_layer = (bkind[bi] == 1) if bkind.size else np.zeros(bi.shape, bool)
+    return out, class_map(sel, empty.reshape(h, w) & above.reshape(h, w), car_layer, kb, kt)
+
+
+def class_map(sel: np.ndarray, sky: np.ndarray, car_layer: np.ndarray, kb: int,
+              kt: int) -> np.ndarray:
+    """Class of every pixel from the layer it shows (``sel``: -1 = none; layers ``< kb``
+    boxes, ``car_layer[layer, column]`` telling cars from buildings, then ``kt`` tree
+    layers and the pedestrian layer); uncovered pixels are sky above the horizon
+    (``sky``), else road.
+
+    >>> sel = np.array([[-1, 0], [1, 2]]); cars = np.array([[False, True]])
+    >>> class_map(sel, np.array([[True, False], [False, False]]), cars, 1, 1).tolist()
+    [[0, 4], [2, 5]]
+    """
+    idx = CLASSES.index
+    out = np.where(sky, np.uint8(idx("sky")), np.uint8(idx("road")))
+    cols = np.broadcast_to(np.arange(sel.shape[1]), sel.shape)
+    box = (sel >= 0) & (sel < kb)
+    car = np.zeros(sel.shape, bool)
+    car[box] = car_layer[sel[box], cols[box]]
+    out[box] = idx("building")
+    out[car] = idx("vehicle")
+    out[(sel >= kb) & (sel < kb + kt)] = idx("vegetation")
+    out[sel == kb + kt] = idx("person")
+    return out.astype(np.uint8)
 
 
 @lru_cache(maxsize=1)

@@ -31,6 +31,7 @@ __all__ = [
     "OPTIMIZERS",
     "PRESETS",
     "SAMPLERS",
+    "SCHEDULES",
     "AugmentSpec",
     "TrainConfig",
 ]
@@ -47,6 +48,9 @@ FREEZE_RULES: tuple[str, ...] = ("auto", "benchmark", "none")
 SAMPLERS: tuple[str, ...] = ("mined", "places")
 #: ``cosine``: decay to 0 over the run's steps.
 LR_SCHEDULES: tuple[str, ...] = ("constant", "cosine")
+#: ``single``: one run; ``crn-two-stage``: NetVLAD first, then the CRN mask on top of it
+#: (Kim et al. CVPR 2017; :mod:`reference_models.training.two_stage`).
+SCHEDULES: tuple[str, ...] = ("single", "crn-two-stage")
 #: How the benchmark picks the negatives of a mined tuple.
 MINING_METHODS: tuple[str, ...] = ("full", "partial", "random")
 
@@ -107,6 +111,8 @@ class TrainConfig:
     lr: float = 1e-5
     weight_decay: float | None = None  # None: 0 (adam), 0.01 (adamw), 5e-4 (sgd)
     lr_schedule: str = "constant"
+    schedule: str = "single"
+    mask_lr_scale: float | None = None  # CRN mask layers at lr x this (two-stage: 10)
     momentum: float = 0.9
     image_size: tuple[int, int] | None = None
     resize_percent: float | None = None
@@ -145,6 +151,7 @@ class TrainConfig:
         self.recall_at = tuple(int(n) for n in self.recall_at)
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        _check_choice("schedule", self.schedule, SCHEDULES)
         _check_choice("sampler", self.sampler, SAMPLERS)
         _check_choice("loss", self.loss, LOSS_NAMES + CROSSVIEW_LOSSES)
         _check_choice("freeze rule", self.freeze, FREEZE_RULES)

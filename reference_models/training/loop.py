@@ -63,11 +63,11 @@ from reference_models.training.checkpoints import (
 from reference_models.training.config import TrainConfig
 from reference_models.training.crossview import train_crossview
 from reference_models.training.model_setup import build_run_model, init_netvlad
-from reference_models.training.optim import build_optimizer
 from reference_models.training.pairs import PairMiner, pair_epoch
 from reference_models.training.places import PlaceSampler, place_epoch
 from reference_models.training.splits import open_split
 from reference_models.training.triplets import MiningConfig, TripletMiner, triplet_epoch
+from reference_models.training.two_stage import build_run_optimizer, train_two_stage
 from vprmetrics.errors import InputError
 from vprmetrics.files import write_atomic
 
@@ -99,10 +99,13 @@ def train(
     With ``config.resume`` and a ``last.pt`` in the run folder, the saved configuration is
     used (only ``epochs``, ``patience``, ``device`` and ``progress`` come from ``config``)
     and training continues after the last finished epoch. ``on_epoch`` receives each
-    epoch's record (the entry appended to ``history``).
+    epoch's record (the entry appended to ``history``). ``schedule="crn-two-stage"`` runs
+    NetVLAD then CRN (:mod:`reference_models.training.two_stage`) and returns stage 2.
     """
     if get_spec(config.model).task == "cross_view":
         return RunResult(**train_crossview(config))
+    if config.schedule == "crn-two-stage":
+        return train_two_stage(config, train, on_epoch=on_epoch)
     run_dir = Path(config.out)
     run_dir.mkdir(parents=True, exist_ok=True)
     last_path = run_dir / "last.pt"
@@ -142,9 +145,7 @@ def train(
     alpha = None
     if checkpoint is None and loaded != "model":
         alpha = init_netvlad(model, stores["train_db"], cfg, device, rng)
-    optimizer = build_optimizer(
-        model.parameters(), cfg.optimizer, cfg.lr, cfg.weight_decay, cfg.momentum
-    )
+    optimizer = build_run_optimizer(model, cfg)
     scaler = torch.amp.GradScaler(device.type, enabled=amp)
 
     history: list[dict[str, Any]] = []

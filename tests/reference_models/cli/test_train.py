@@ -21,6 +21,7 @@ def test_choices_are_the_config_lists():
         "loss": config.LOSS_NAMES + config.CROSSVIEW_LOSSES,
         "optimizer": config.OPTIMIZERS,
         "freeze": config.FREEZE_RULES,
+        "schedule": config.SCHEDULES,
         "amp": ("on", "off"),
     }
 
