@@ -33,22 +33,36 @@ def _size(text: str) -> tuple[int, int]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also documents the CLI)."""
-    p = argparse.ArgumentParser(prog="python -m reference_models.synthtown",
-                                description="Procedural geo-tagged town for VPR benchmarks.")
+    p = argparse.ArgumentParser(
+        prog="python -m reference_models.synthtown",
+        description="Procedural geo-tagged town for VPR benchmarks.",
+    )
     sub = p.add_subparsers(dest="command", required=True)
     g = sub.add_parser("generate", help="write the VG-layout and cross-view datasets")
     g.add_argument("--out", required=True, help="output folder (created)")
     g.add_argument("--seed", type=int, default=0, help="town and sampling seed (default 0)")
     g.add_argument("--size", choices=sorted(SIZES), default="small", help="preset (default small)")
-    g.add_argument("--image-size", type=_size, default=None, metavar="HxW",
-                   help="street image size (default of the preset: 128x256)")
+    g.add_argument(
+        "--image-size",
+        type=_size,
+        default=None,
+        metavar="HxW",
+        help="street image size (default of the preset: 128x256)",
+    )
     g.add_argument("--workers", type=int, default=2, help="render processes (default 2)")
-    g.add_argument("--only", choices=("vg", "crossview"), default=None,
-                   help="write only one of the two datasets")
+    g.add_argument(
+        "--only",
+        choices=("vg", "crossview"),
+        default=None,
+        help="write only one of the two datasets",
+    )
     g.add_argument("--quiet", action="store_true", help="no progress output")
-    g.add_argument("--class-maps", action="store_true",
-                   help="also write per-pixel class maps (sky, building, vegetation, road, "
-                   "vehicle, person) as <out>/synthtown/class_maps/<image path>.png")
+    g.add_argument(
+        "--class-maps",
+        action="store_true",
+        help="also write per-pixel class maps (sky, building, vegetation, road, "
+        "vehicle, person) as <out>/synthtown/class_maps/<image path>.png",
+    )
     r = sub.add_parser("render", help="render one view to an image file")
     r.add_argument("--out", required=True, help="output file (.png or .jpg)")
     r.add_argument("--seed", type=int, default=0)
@@ -73,8 +87,13 @@ def main(argv: list[str] | None = None) -> int:
             cfg = dataclasses.replace(cfg, image_size=args.image_size)
         t0 = time.perf_counter()
         if args.only in (None, "vg"):
-            m = write_vg(args.out, cfg, workers=args.workers, progress=not args.quiet,
-                         class_maps=args.class_maps)
+            m = write_vg(
+                args.out,
+                cfg,
+                workers=args.workers,
+                progress=not args.quiet,
+                class_maps=args.class_maps,
+            )
             if not args.quiet:
                 print(f"synthtown: {m['counts']}")
         if args.only in (None, "crossview"):
@@ -90,8 +109,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.kind == "aerial":
         img = render_aerial(town, x, y, cond, size=args.image_size[0])
     else:
-        cam = Camera(x, y, args.heading, panorama=args.kind == "panorama",
-                     pitch=0.0 if args.kind == "panorama" else 5.0)
+        cam = Camera(
+            x,
+            y,
+            args.heading,
+            panorama=args.kind == "panorama",
+            pitch=0.0 if args.kind == "panorama" else 5.0,
+        )
         img = render_street(town, cam, cond, args.image_size)
     if args.out.lower().endswith((".jpg", ".jpeg")):
         save_jpeg(img, args.out)

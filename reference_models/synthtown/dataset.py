@@ -115,8 +115,15 @@ class View:
         """The VG file name; the note field holds the condition name."""
         c = self.condition
         stamp = f"2024{_MONTH[c.season]}_{_CLOCK[c.time]}"
-        return format_vg_name(self.camera.x, self.camera.y, self.pano_id, self.camera.heading,
-                              self.camera.pitch, stamp, c.name)
+        return format_vg_name(
+            self.camera.x,
+            self.camera.y,
+            self.pano_id,
+            self.camera.heading,
+            self.camera.pitch,
+            stamp,
+            c.name,
+        )
 
 
 def _segments(
@@ -157,8 +164,14 @@ def sample_database(town: Town, split: str, cfg: Config) -> list[View]:
             x, y = _point(axis, centre, along, side * lane)
             for rel in cfg.db_headings:
                 heading = round((_street_heading(axis) + rel) % 360.0, 1)
-                views.append(View(Camera(x, y, heading), DATABASE_CONDITION,
-                                  f"{split[:2]}{place:06d}", "street"))
+                views.append(
+                    View(
+                        Camera(x, y, heading),
+                        DATABASE_CONDITION,
+                        f"{split[:2]}{place:06d}",
+                        "street",
+                    )
+                )
             place += 1
     return views
 
@@ -189,7 +202,8 @@ def sample_queries(town: Town, split: str, n: int, cfg: Config) -> list[View]:
         pick = min(int(rng.random() * len(cfg.db_headings)), len(cfg.db_headings) - 1)
         base = _street_heading(axis) + cfg.db_headings[pick]
         cam = Camera(
-            x, y,
+            x,
+            y,
             heading=round(base + cfg.heading_jitter * (2 * rng.random() - 1), 1) % 360.0,
             height=round(1.5 + 0.5 * rng.random(), 2),
             pitch=round(3.0 + 4.0 * rng.random(), 1),
@@ -204,8 +218,9 @@ def sample_queries(town: Town, split: str, n: int, cfg: Config) -> list[View]:
 def render_view(town: Town, view: View, size: tuple[int, int]) -> np.ndarray:
     """Render ``view`` at ``size`` (height, width); aerial views use ``size[0]`` squared."""
     if view.kind == "aerial":
-        return render_aerial(town, view.camera.x, view.camera.y, view.condition, size[0],
-                             view.camera.hfov)
+        return render_aerial(
+            town, view.camera.x, view.camera.y, view.condition, size[0], view.camera.hfov
+        )
     return render_street(town, view.camera, view.condition, size)
 
 
@@ -229,8 +244,11 @@ def generate_split(
     qs = sample_queries(town, split, n_queries, cfg)
     out: dict[str, object] = {}
     for role, views in (("database", db), ("queries", qs)):
-        out[role] = np.stack([render_view(town, v, size) for v in views]) if views else np.zeros(
-            (0, *size, 3), np.uint8)
+        out[role] = (
+            np.stack([render_view(town, v, size) for v in views])
+            if views
+            else np.zeros((0, *size, 3), np.uint8)
+        )
         out[f"{role}_xy"] = np.array([[v.camera.x, v.camera.y] for v in views], np.float64)
         out[f"{role}_names"] = [v.file_name() for v in views]
         out[f"{role}_views"] = views
@@ -270,11 +288,12 @@ def _render_chunk_classes(args: tuple[int, list[_Task], str]) -> int:
 
 def _chunks(tasks: list[_Task], n: int) -> Iterator[list[_Task]]:
     for i in range(0, len(tasks), n):
-        yield tasks[i:i + n]
+        yield tasks[i : i + n]
 
 
-def _run(seed: int, tasks: list[_Task], workers: int, progress: bool,
-         classes_root: Path | None = None) -> None:
+def _run(
+    seed: int, tasks: list[_Task], workers: int, progress: bool, classes_root: Path | None = None
+) -> None:
     render = _render_chunk if classes_root is None else _render_chunk_classes
     extra = () if classes_root is None else (str(classes_root),)
     chunks = [(seed, c, *extra) for c in _chunks(tasks, 64)]
@@ -292,8 +311,13 @@ def _run(seed: int, tasks: list[_Task], workers: int, progress: bool,
             done += n
 
 
-def write_vg(out: str | os.PathLike, cfg: Config, workers: int = 2, progress: bool = False,
-             class_maps: bool = False) -> dict:
+def write_vg(
+    out: str | os.PathLike,
+    cfg: Config,
+    workers: int = 2,
+    progress: bool = False,
+    class_maps: bool = False,
+) -> dict:
     """Write the VG-layout dataset under ``out/synthtown``; return the manifest.
 
     ``class_maps``: also write every image's class map under ``out/synthtown/class_maps``
@@ -304,8 +328,10 @@ def write_vg(out: str | os.PathLike, cfg: Config, workers: int = 2, progress: bo
     counts: dict[str, dict[str, int]] = {}
     n_queries = dict(cfg.queries)
     for split in SPLIT_X:
-        views = {"database": sample_database(town, split, cfg),
-                 "queries": sample_queries(town, split, n_queries.get(split, 0), cfg)}
+        views = {
+            "database": sample_database(town, split, cfg),
+            "queries": sample_queries(town, split, n_queries.get(split, 0), cfg),
+        }
         counts[split] = {}
         for role, vs in views.items():
             folder = root / "images" / split / role
@@ -313,8 +339,9 @@ def write_vg(out: str | os.PathLike, cfg: Config, workers: int = 2, progress: bo
             names = [v.file_name() for v in vs]
             if len(set(names)) != len(names):
                 raise RuntimeError(f"duplicate file names in {split}/{role}")
-            tasks += [(str(folder / nm), v, cfg.image_size)
-                      for nm, v in zip(names, vs, strict=True)]
+            tasks += [
+                (str(folder / nm), v, cfg.image_size) for nm, v in zip(names, vs, strict=True)
+            ]
             counts[split][role] = len(vs)
     _run(cfg.seed, tasks, workers, progress, root if class_maps else None)
     manifest = {
@@ -329,8 +356,9 @@ def write_vg(out: str | os.PathLike, cfg: Config, workers: int = 2, progress: bo
     return manifest
 
 
-def write_crossview(out: str | os.PathLike, cfg: Config, workers: int = 2,
-                    progress: bool = False) -> dict:
+def write_crossview(
+    out: str | os.PathLike, cfg: Config, workers: int = 2, progress: bool = False
+) -> dict:
     """Write the CVUSA-like cross-view dataset under ``out/synthtown-crossview``.
 
     Pairs: a north-centred ground panorama (random street position, day, random clutter)
@@ -359,17 +387,23 @@ def write_crossview(out: str | os.PathLike, cfg: Config, workers: int = 2,
             a = f"bingmap/19/{ident:07d}.jpg"
             tasks.append((str(root / g), View(cam, cond, f"{ident:07d}"), cfg.pano_size))
             aerial_cam = Camera(v.camera.x, v.camera.y, 0.0, hfov=cfg.aerial_gsd)
-            tasks.append((str(root / a), View(aerial_cam, DATABASE_CONDITION, f"{ident:07d}",
-                                              "aerial"), (cfg.aerial_size, cfg.aerial_size)))
+            tasks.append(
+                (
+                    str(root / a),
+                    View(aerial_cam, DATABASE_CONDITION, f"{ident:07d}", "aerial"),
+                    (cfg.aerial_size, cfg.aerial_size),
+                )
+            )
             lines.append(f"{a},{g},{g}")
             lat, lon = utm_to_latlon(ORIGIN_EASTING + v.camera.x, ORIGIN_NORTHING + v.camera.y)
-            rows_pos.append(f"{ident:07d},{ORIGIN_EASTING + v.camera.x:.2f},"
-                            f"{ORIGIN_NORTHING + v.camera.y:.2f},{lat:.6f},{lon:.6f},{split}")
+            rows_pos.append(
+                f"{ident:07d},{ORIGIN_EASTING + v.camera.x:.2f},"
+                f"{ORIGIN_NORTHING + v.camera.y:.2f},{lat:.6f},{lon:.6f},{split}"
+            )
         (root / "splits" / f"{split}-19zl.csv").write_text("\n".join(lines) + "\n")
         counts[split] = len(qs)
     (root / "positions.csv").write_text("\n".join(rows_pos) + "\n")
     _run(cfg.seed, tasks, workers, progress)
-    manifest = {"generator": "reference_models.synthtown", "config": asdict(cfg),
-                "pairs": counts}
+    manifest = {"generator": "reference_models.synthtown", "config": asdict(cfg), "pairs": counts}
     (root / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest

@@ -62,10 +62,15 @@ def utm_to_latlon(easting: float, northing: float, zone: int = ZONE) -> tuple[fl
         + (61 + 90 * t1 + 298 * c1 + 45 * t1**2 - 252 * ep2 - 3 * c1**2) * d**6 / 720
     )
     lon0 = math.radians((zone - 1) * 6 - 180 + 3)
-    lon = lon0 + (
-        d - (1 + 2 * t1 + c1) * d**3 / 6
-        + (5 - 2 * c1 + 28 * t1 - 3 * c1**2 + 8 * ep2 + 24 * t1**2) * d**5 / 120
-    ) / c
+    lon = (
+        lon0
+        + (
+            d
+            - (1 + 2 * t1 + c1) * d**3 / 6
+            + (5 - 2 * c1 + 28 * t1 - 3 * c1**2 + 8 * ep2 + 24 * t1**2) * d**5 / 120
+        )
+        / c
+    )
     return math.degrees(lat), math.degrees(lon)
 
 
@@ -87,8 +92,16 @@ class VGName:
     note: str
 
 
-def format_vg_name(x: float, y: float, pano_id: str, heading: float, pitch: float,
-                   timestamp: str, note: str, tile: int = 0) -> str:
+def format_vg_name(
+    x: float,
+    y: float,
+    pano_id: str,
+    heading: float,
+    pitch: float,
+    timestamp: str,
+    note: str,
+    tile: int = 0,
+) -> str:
     """VG file name (16 ``@``-fields) of an image rendered at local ``(x, y)``.
 
     ``x`` and ``y`` must already be on the centimetre grid so that the name holds the
@@ -112,8 +125,20 @@ def parse_vg_name(name: str) -> VGName:
     f = name.rsplit("/", 1)[-1].split("@")
     if len(f) != 16:
         raise ValueError(f"a VG file name has 16 '@'-separated fields; got {len(f)} in {name!r}")
-    return VGName(float(f[1]), float(f[2]), int(f[3]), f[4], float(f[5]), float(f[6]), f[7],
-                  int(f[8]), int(f[9]), int(f[10]), f[13], f[14])
+    return VGName(
+        float(f[1]),
+        float(f[2]),
+        int(f[3]),
+        f[4],
+        float(f[5]),
+        float(f[6]),
+        f[7],
+        int(f[8]),
+        int(f[9]),
+        int(f[10]),
+        f[13],
+        f[14],
+    )
 
 
 def local_from_utm(easting: float, northing: float) -> tuple[float, float]:

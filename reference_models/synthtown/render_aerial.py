@@ -82,10 +82,13 @@ def render_aerial(
     if on_b.any():
         k = b[on_b]
         box = town.box[k]
-        edge = np.minimum(np.minimum(px[on_b] - box[:, 0], box[:, 2] - px[on_b]),
-                          np.minimum(py[on_b] - box[:, 1], box[:, 3] - py[on_b]))
-        grain = hash01(np.floor(px[on_b]).astype(np.int64), np.floor(py[on_b]).astype(np.int64),
-                       seed=61)
+        edge = np.minimum(
+            np.minimum(px[on_b] - box[:, 0], box[:, 2] - px[on_b]),
+            np.minimum(py[on_b] - box[:, 1], box[:, 3] - py[on_b]),
+        )
+        grain = hash01(
+            np.floor(px[on_b]).astype(np.int64), np.floor(py[on_b]).astype(np.int64), seed=61
+        )
         roof = town.b_roof[k] * (np.float32(0.9) + np.float32(0.15) * grain)[:, None]
         roof = np.where((edge < 0.6)[:, None], roof * np.float32(1.25), roof)
         if lit.snow:
@@ -97,8 +100,11 @@ def render_aerial(
         dxt = (px[on_t] - town.tree[k, 0]) / town.t_crown_r[k]
         dyt = (py[on_t] - town.tree[k, 1]) / town.t_crown_r[k]
         shade = np.clip(1.05 - 0.35 * (dxt * dxt + dyt * dyt) + 0.2 * (dyt - dxt) * 0.5, 0.4, 1.2)
-        leaf = hash01(np.floor(px[on_t] * 2).astype(np.int64),
-                      np.floor(py[on_t] * 2).astype(np.int64), seed=62)
+        leaf = hash01(
+            np.floor(px[on_t] * 2).astype(np.int64),
+            np.floor(py[on_t] * 2).astype(np.int64),
+            seed=62,
+        )
         foliage = lit.foliage[town.t_tone[k] % lit.foliage.shape[0]]
         tone = shade.astype(np.float32) * (np.float32(0.75) + np.float32(0.4) * leaf)
         tree_col = foliage * tone[:, None]
@@ -124,8 +130,18 @@ def render_aerial(
     return np.clip(img, 0.0, 255.0).astype(np.uint8)
 
 
-def _paint_cars(town: Town, cond: Condition, lit, col: np.ndarray, px: np.ndarray,
-                py: np.ndarray, x: float, y: float, size: int, gsd: float) -> None:
+def _paint_cars(
+    town: Town,
+    cond: Condition,
+    lit,
+    col: np.ndarray,
+    px: np.ndarray,
+    py: np.ndarray,
+    x: float,
+    y: float,
+    size: int,
+    gsd: float,
+) -> None:
     """Parked cars (the same clutter draw as the street renderer) as small rectangles."""
     from .render_street import _CAR_COLOURS, hash_idx
 
@@ -148,4 +164,4 @@ def _paint_cars(town: Town, cond: Condition, lit, col: np.ndarray, px: np.ndarra
         cols = np.nonzero(np.abs(gx - cx) <= hl)[0]
         rows = np.nonzero(np.abs(gy - cy) <= hw)[0]
         if cols.size and rows.size:
-            img[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1] = p
+            img[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1] = p

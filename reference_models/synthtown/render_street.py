@@ -16,13 +16,20 @@ bit-reproducible (see :mod:`.noise`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
 from .conditions import DATABASE_CONDITION, Condition, Lighting, lighting
 from .ground import ground_albedo
 from .noise import cos_sin_deg, hash01, hash_u32
+from .street_shading import (
+    facade_columns,
+    facade_pixels,
+    finish,
+    hash_idx,
+    lamp_pools,
+    noise_table,
+)
 from .town import Town
 
 __all__ = ["CLASSES", "Camera", "class_map", "render_street"]
@@ -36,16 +43,30 @@ _BOX_RANGE_M = 260.0
 _CAR_RANGE_M = 120.0
 _TREE_RANGE_M = 160.0
 _PED_RANGE_M = 60.0
-_LAMP_RANGE_M = 70.0
 _TWO_PI = 6.283185307179586
 _CAR_COLOURS = np.array(
-    [[0.8, 0.8, 0.82], [0.1, 0.1, 0.12], [0.55, 0.05, 0.05], [0.1, 0.2, 0.5], [0.5, 0.5, 0.52],
-     [0.85, 0.85, 0.8], [0.2, 0.35, 0.2], [0.7, 0.6, 0.2], [0.3, 0.3, 0.33]],
+    [
+        [0.8, 0.8, 0.82],
+        [0.1, 0.1, 0.12],
+        [0.55, 0.05, 0.05],
+        [0.1, 0.2, 0.5],
+        [0.5, 0.5, 0.52],
+        [0.85, 0.85, 0.8],
+        [0.2, 0.35, 0.2],
+        [0.7, 0.6, 0.2],
+        [0.3, 0.3, 0.33],
+    ],
     dtype=np.float32,
 )
 _CLOTHES = np.array(
-    [[0.1, 0.1, 0.15], [0.6, 0.1, 0.1], [0.2, 0.3, 0.6], [0.8, 0.8, 0.75], [0.3, 0.4, 0.2],
-     [0.6, 0.5, 0.3]],
+    [
+        [0.1, 0.1, 0.15],
+        [0.6, 0.1, 0.1],
+        [0.2, 0.3, 0.6],
+        [0.8, 0.8, 0.75],
+        [0.3, 0.4, 0.2],
+        [0.6, 0.5, 0.3],
+    ],
     dtype=np.float32,
 )
 
@@ -125,12 +146,17 @@ def _scene_boxes(
         heights.append(np.round(1.35 + 0.3 * hash01(cid, seed=3000 + cond.clutter), 2))
         kinds.append(np.ones(cid.size, np.int8))
         ids.append(cid)
-    return (np.concatenate(boxes), np.concatenate(heights), np.concatenate(kinds),
-            np.concatenate(ids))
+    return (
+        np.concatenate(boxes),
+        np.concatenate(heights),
+        np.concatenate(kinds),
+        np.concatenate(ids),
+    )
 
 
-def _in_view(mx: np.ndarray, my: np.ndarray, rad: np.ndarray, dx: np.ndarray,
-             dy: np.ndarray) -> np.ndarray:
+def _in_view(
+    mx: np.ndarray, my: np.ndarray, rad: np.ndarray, dx: np.ndarray, dy: np.ndarray
+) -> np.ndarray:
     """Conservative test that a disc (centre offset, radius) touches the view wedge."""
     fx, fy = (dx[0] + dx[-1]) * 0.5, (dy[0] + dy[-1]) * 0.5  # forward (unit length)
     half = abs((dx[-1] - dx[0]) * fy - (dy[-1] - dy[0]) * fx) * 0.5  # tan(hfov / 2)
@@ -229,8 +255,9 @@ def render_street(
     tsel = np.nonzero(tx * tx + ty * ty < _TREE_RANGE_M**2)[0]
     if not cam.panorama and tsel.size:
         tsel = tsel[_in_view(tx[tsel], ty[tsel], town.t_crown_r[tsel], dx, dy)]
-    tt, ti, tp = _cylinder_layers(tr[tsel, 0], tr[tsel, 1], town.t_crown_r[tsel], dx, dy, norm,
-                                  cx, cy, kt)
+    tt, ti, tp = _cylinder_layers(
+        tr[tsel, 0], tr[tsel, 1], town.t_crown_r[tsel], dx, dy, norm, cx, cy, kt
+    )
     ti = tsel[ti] if tsel.size else ti
     ps = town.ped_slot
     pxo, pyo = ps[:, 0] - cx, ps[:, 1] - cy
@@ -238,8 +265,9 @@ def render_street(
     psel = near[hash01(near, seed=4000 + cond.clutter) < lit.pedestrians]
     jx = np.round((hash01(psel, seed=5000 + cond.clutter) - 0.5) * 2.0, 2)
     jy = np.round((hash01(psel, seed=6000 + cond.clutter) - 0.5) * 2.0, 2)
-    pt, pi_, _ = _cylinder_layers(ps[psel, 0] + jx, ps[psel, 1] + jy, np.full(psel.size, 0.28),
-                                  dx, dy, norm, cx, cy, 1)
+    pt, pi_, _ = _cylinder_layers(
+        ps[psel, 0] + jx, ps[psel, 1] + jy, np.full(psel.size, 0.28), dx, dy, norm, cx, cy, 1
+    )
     pi_ = psel[pi_] if psel.size else pi_
 
     depth = np.concatenate([bt, tt, pt])  # (L, W), L = kb + kt + 1
@@ -255,14 +283,14 @@ def render_street(
         ratio = np.minimum(np.abs(tp) / town.t_crown_r[ti], 1.0)
         half = town.t_crown_hh[ti] * np.sqrt(1.0 - ratio * ratio)
         cz = town.t_crown_z[ti]
-        st = scale[kb:kb + kt]
-        top[kb:kb + kt] = horizon - (cz + half - ch) * st
-        bot[kb:kb + kt] = horizon - (cz - half - ch) * st
+        st = scale[kb : kb + kt]
+        top[kb : kb + kt] = horizon - (cz + half - ch) * st
+        bot[kb : kb + kt] = horizon - (cz - half - ch) * st
         trunk = np.abs(tp) < town.t_trunk_r[ti]
-        top2[kb:kb + kt] = np.where(trunk, horizon - (cz - half * 0.5 - ch) * st, np.inf)
+        top2[kb : kb + kt] = np.where(trunk, horizon - (cz - half * 0.5 - ch) * st, np.inf)
         if lit.bare_trees:  # winter: only thin branches of the crown remain
             twig = hash01(np.floor(tp * 6.0).astype(np.int64), ti, seed=77) < 0.3
-            bot[kb:kb + kt] = np.where(twig, bot[kb:kb + kt], -np.inf)
+            bot[kb : kb + kt] = np.where(twig, bot[kb : kb + kt], -np.inf)
     top[kb + kt] = horizon - (1.72 - ch) * scale[kb + kt]
     top = np.where(fin, top, np.inf).astype(np.float32)
     bot = bot.astype(np.float32)
@@ -308,7 +336,7 @@ def render_street(
     col = ground_albedo(town, gx, gy, lit) * light
     if lit.lamps:
         gain = f32(0.55) if cond.time == "night" else f32(0.2)
-        col = col + _lamp_pools(town, gx, gy, cx, cy) * gain
+        col = col + lamp_pools(town, gx, gy, cx, cy) * gain
     img[pix] = col
     pix_depth[pix] = zg * norm[cg]
 
@@ -327,11 +355,12 @@ def render_street(
         ids = bids[bi] if bids.size else np.zeros(bi.shape, np.int64)
         if (~is_car).any():
             kk = np.where(bkind[bi] == 0, ids, 0) if bkind.size else ids
-            table = _facade_columns(town, lit, kk, bu, bxf, dx, dy)
+            table = facade_columns(town, lit, kk, bu, bxf, dx, dy)
             lb = li[~is_car]
-            per_pixel = {n: a.reshape(a.shape[0] * a.shape[1], *a.shape[2:])[lb]
-                         for n, a in table.items()}
-            img[pix[~is_car]] = _facade_pixels(lit, per_pixel, v[~is_car])
+            per_pixel = {
+                n: a.reshape(a.shape[0] * a.shape[1], *a.shape[2:])[lb] for n, a in table.items()
+            }
+            img[pix[~is_car]] = facade_pixels(lit, per_pixel, v[~is_car])
         if is_car.any():
             lc = li[is_car]
             vc = v[is_car]
@@ -357,8 +386,10 @@ def render_street(
         trunk = (np.abs(p) < town.t_trunk_r[k]) & (v < cz - chh * f32(0.5))
         base = lit.foliage[town.t_tone[k] % lit.foliage.shape[0]]
         gk = hash_u32(np.floor(tp * 4.0).astype(np.int64), ti, seed=88).ravel()[li]
-        leaf = _noise_table()[(gk & np.uint32(255)).astype(np.int64) * 256
-                              + (np.floor(v * f32(4.0)).astype(np.int64) & 255)]
+        leaf = noise_table()[
+            (gk & np.uint32(255)).astype(np.int64) * 256
+            + (np.floor(v * f32(4.0)).astype(np.int64) & 255)
+        ]
         rel = np.clip((v - (cz - chh)) / (2 * chh), 0, 1)
         shade = f32(0.55) + f32(0.35) * leaf + f32(0.3) * rel
         c = base * shade[:, None]
@@ -378,15 +409,16 @@ def render_street(
         c[v > 1.5] = (0.75, 0.58, 0.45)
         img[pix] = c * light
 
-    out = _finish(img.reshape(h, w, 3), pix_depth.reshape(h, w), lit, cam, cond)
+    out = finish(img.reshape(h, w, 3), pix_depth.reshape(h, w), lit, cam, cond)
     if not classes:
         return out
     car_layer = (bkind[bi] == 1) if bkind.size else np.zeros(bi.shape, bool)
     return out, class_map(sel, empty.reshape(h, w) & above.reshape(h, w), car_layer, kb, kt)
 
 
-def class_map(sel: np.ndarray, sky: np.ndarray, car_layer: np.ndarray, kb: int,
-              kt: int) -> np.ndarray:
+def class_map(
+    sel: np.ndarray, sky: np.ndarray, car_layer: np.ndarray, kb: int, kt: int
+) -> np.ndarray:
     """Class of every pixel from the layer it shows (``sel``: -1 = none; layers ``< kb``
     boxes, ``car_layer[layer, column]`` telling cars from buildings, then ``kt`` tree
     layers and the pedestrian layer); uncovered pixels are sky above the horizon
@@ -407,130 +439,3 @@ def class_map(sel: np.ndarray, sky: np.ndarray, car_layer: np.ndarray, kb: int,
     out[(sel >= kb) & (sel < kb + kt)] = idx("vegetation")
     out[sel == kb + kt] = idx("person")
     return out.astype(np.uint8)
-
-
-@lru_cache(maxsize=1)
-def _noise_table() -> np.ndarray:
-    """65,536 uniform values; texture noise reads ``table[column_key * 256 + row_key]``."""
-    return hash01(np.arange(65536), seed=123)
-
-
-def hash_idx(keys: np.ndarray, seed: int) -> np.ndarray:
-    """Non-negative int64 from integer keys (for palette lookups)."""
-    return (hash01(keys, seed=seed) * np.float32(1 << 20)).astype(np.int64)
-
-
-def _lamp_pools(town: Town, gx: np.ndarray, gy: np.ndarray, cx: float, cy: float) -> np.ndarray:
-    """Warm light pools under street lamps (added at dusk and night)."""
-    lamps = town.lamp
-    lx, ly = lamps[:, 0] - cx, lamps[:, 1] - cy
-    near = lamps[(lx * lx + ly * ly) < _LAMP_RANGE_M**2]
-    acc = np.zeros(gx.shape, np.float32)
-    for x0, y0 in near.tolist():
-        ddx = gx - x0
-        ddy = gy - y0
-        d2 = ddx * ddx + ddy * ddy
-        acc += np.maximum(np.float32(0.0), np.float32(1.0) - (d2 * (1.0 / 49.0)).astype(np.float32))
-    return np.minimum(acc, 1.0)[:, None] * np.array([1.0, 0.78, 0.45], np.float32)
-
-
-def _facade_columns(town: Town, lit: Lighting, k: np.ndarray, u_abs: np.ndarray,
-                    xface: np.ndarray, dx: np.ndarray, dy: np.ndarray) -> dict[str, np.ndarray]:
-    """Facade quantities that depend only on the column (per layer and column).
-
-    ``k``: building per (layer, column); ``u_abs``: world coordinate of the hit along the
-    facade; ``xface``: the hit face is perpendicular to x. Returns arrays of shape
-    ``k.shape`` (or ``k.shape + (3,)`` for colours).
-    """
-    f32 = np.float32
-    u = (u_abs - np.where(xface, town.box[k, 1], town.box[k, 0])).astype(f32)
-    wdx = town.b_win_dx[k]
-    cell = np.floor(u / wdx)
-    wu = np.abs(u - cell * wdx - wdx * f32(0.5))
-    hcol = hash_u32(k, cell.astype(np.int64), seed=41)
-    shop = town.b_shop[k]
-    style = town.b_style[k]
-    sx, sy = lit.sun_dir
-    ncos = np.where(xface, -np.sign(dx)[None, :] * sx, -np.sign(dy)[None, :] * sy)
-    shade = f32(1.0 - lit.sun_contrast) + f32(1.6 * lit.sun_contrast) * np.maximum(ncos, 0.0)
-    return {
-        "base": town.b_colour[k] * (shade.astype(f32)[..., None] * lit.light),
-        "sign": town.b_sign[k] * lit.light,
-        "sign_glow": town.b_sign[k] * f32(0.8),
-        "bh": town.b_height[k].astype(f32),
-        "fh": town.b_floor[k],
-        "win_h": town.b_win_h[k],
-        "in_col": wu < town.b_win_w[k] * f32(0.5),
-        "curtain": (style == 2) & (wu < wdx * f32(0.5) - f32(0.12)),
-        "brick": style == 1,
-        "shop": shop,
-        "shop_col": shop & (wu < wdx * f32(0.5) - f32(0.25)),
-        "door_col": ~shop & ((hcol >> np.uint32(28)) < 3) & (wu < f32(0.55)),
-        "g1": (hcol & np.uint32(0xFFFF)).astype(f32) * f32(1.0 / 65536.0),
-        "g2": ((hcol >> np.uint32(16)) & np.uint32(0xFFF)).astype(f32) * f32(1.0 / 4096.0),
-        "gk": (hash_u32(np.floor(u * f32(3.0)).astype(np.int64), k, seed=31)
-               & np.uint32(255)).astype(np.int64) * 256,
-    }
-
-
-def _facade_pixels(lit: Lighting, t: dict[str, np.ndarray], v: np.ndarray) -> np.ndarray:
-    """Lit facade colour per pixel from its column quantities ``t`` and height ``v`` (m).
-
-    Floors of height ``fh``; shops have a glazed ground floor and a coloured sign band,
-    other buildings get doors in some window columns. Windows reflect the sky by day; at
-    dusk and night a share of them is lit (decided per window from the column hash and
-    the floor number).
-    """
-    f32 = np.float32
-    fh, bh = t["fh"], t["bh"]
-    fl = np.floor(v / fh)
-    fv = v - fl * fh
-    ground = fl == 0
-    below_roof = v < bh - f32(0.9)
-    grain = _noise_table()[t["gk"] + (np.floor(v * f32(3.0)).astype(np.int64) & 255)]
-    tex = f32(0.93) + f32(0.12) * grain
-    tex = np.where(t["brick"] & (fv < f32(0.35)), tex * f32(0.72), tex)
-    tex = np.where(v > bh - f32(0.45), tex * f32(0.7), tex)  # cornice
-    col = t["base"] * tex[:, None]
-    shop_g = t["shop"] & ground
-    door = t["door_col"] & ground & (v < f32(2.2))
-    glass = (t["in_col"] & (fv > f32(0.9)) & (fv < f32(0.9) + t["win_h"]) & below_roof
-             & ~shop_g & ~(t["door_col"] & ground))
-    glass |= t["curtain"] & ~ground & below_roof & (fv > f32(0.25))
-    shop_win = t["shop_col"] & ground & (v > f32(0.5)) & (v < f32(2.5))
-    glass |= shop_win
-    sign = shop_g & (v > f32(2.6)) & (v < fh - f32(0.1))
-    col[sign] = t["sign"][sign]
-    wid = np.modf(t["g1"] + fl * f32(0.618034))[0]
-    glass_base = (np.array([0.16, 0.2, 0.26], f32) + f32(0.25) * lit.sky_horizon) * lit.light
-    col[glass] = glass_base + (f32(0.12) * wid[glass])[:, None] * lit.light
-    col[door] = np.array([0.25, 0.17, 0.12], f32) * lit.light
-    if lit.lit_windows > 0:
-        on = (glass & (np.modf(t["g2"] + fl * f32(0.7548777))[0] < f32(lit.lit_windows))) | shop_win
-        col[on] = np.array([1.0, 0.82, 0.5], f32) * (f32(0.6) + f32(0.4) * wid[on])[:, None]
-        col[sign] = np.maximum(col[sign], t["sign_glow"][sign])
-    return col
-
-
-def _finish(img: np.ndarray, depth: np.ndarray, lit: Lighting, cam: Camera,
-            cond: Condition) -> np.ndarray:
-    """Haze or fog by distance, sensor noise, quantisation to uint8."""
-    a = depth / (depth + np.float32(lit.haze_m))  # sky has depth 0: no haze added
-    img = img * (1 - a)[..., None] + lit.haze * a[..., None]
-    if lit.noise > 0:
-        h, w = depth.shape
-        tile = _noise_tile(h, w)
-        key = int(hash_u32(round(cam.x * 100), round(cam.y * 100), round(cam.heading * 10),
-                           cond.clutter)[0])
-        oy, ox = key % h, (key >> 16) % w
-        img = img + tile[oy:oy + h, ox:ox + w, None] * np.float32(lit.noise * 2)
-    img *= np.float32(255.0)
-    img += np.float32(0.5)
-    np.clip(img, 0.0, 255.0, out=img)
-    return img.astype(np.uint8)  # truncation of non-negative values = floor
-
-
-@lru_cache(maxsize=8)
-def _noise_tile(h: int, w: int) -> np.ndarray:
-    """Zero-mean sensor noise twice the image size; images read shifted windows of it."""
-    return hash01(np.arange(2 * h)[:, None], np.arange(2 * w)[None, :], seed=99) - np.float32(0.5)
