@@ -1,7 +1,6 @@
 """Run-folder files: atomic writes, weights-only reads, RNG state round trips."""
 
 import json
-import pickle
 import random
 
 import numpy as np
@@ -17,6 +16,7 @@ from reference_models.training.checkpoints import (  # noqa: E402
     write_json,
 )
 from reference_models.training.pairs import PairMiner  # noqa: E402
+from vprmetrics.errors import InputError  # noqa: E402
 
 
 class _NotATensor:
@@ -35,7 +35,7 @@ def test_checkpoint_round_trip_leaves_no_temporary_file(tmp_path):
 
 def test_checkpoints_never_unpickle_objects(tmp_path):
     torch.save({"payload": _NotATensor()}, tmp_path / "evil.pt")
-    with pytest.raises(pickle.UnpicklingError, match="Weights only load failed"):
+    with pytest.raises(InputError, match="holds Python objects, which are never unpickled"):
         load_checkpoint(tmp_path / "evil.pt")
 
 

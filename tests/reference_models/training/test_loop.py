@@ -108,12 +108,12 @@ def test_cpu_quick_preset_trains(tiny, tmp_path):
     assert np.isfinite(result.history[0]["loss"]) and result.history[0]["loss"] > 0
 
 
-def test_cross_view_models_are_refused(tiny, tiny_config, tmp_path, monkeypatch):
+def test_a_cross_view_model_needs_a_cross_view_loss(tiny, tiny_config, tmp_path, monkeypatch):
     from torch import nn
 
     from reference_models.models import registry
 
     monkeypatch.setattr(registry, "_MODELS", dict(registry._MODELS))
     registry.register_model(registry.ModelSpec("toy-cv", builder=nn.Identity, task="cross_view"))
-    with pytest.raises(InputError, match="not trainable here yet"):
+    with pytest.raises(InputError, match="does not train a cross-view model"):
         train(tiny_config(tiny, tmp_path / "run", model="toy-cv"))
