@@ -139,12 +139,7 @@ _RAW_ONLY = ("query_utm", "database_utm", "query_latlon", "database_latlon", "ra
 def _protocol_inputs(args: argparse.Namespace):
     from vprmetrics.data.loaders import open_dataset
     from vprmetrics.data.protocol import load_protocol
-    from vprmetrics.data.submission import (
-        descriptor_stats,
-        expected_rows,
-        load_submission,
-        provenance,
-    )
+    from vprmetrics.data.submission import expected_rows, load_submission, report_sections
     from vprmetrics.data.validation import raise_for_problems, validate_submission
 
     raw = [f"--{n.replace('_', '-')}" for n in _RAW_ONLY if getattr(args, n) not in (None, False)]
@@ -177,23 +172,12 @@ def _protocol_inputs(args: argparse.Namespace):
     if submission.query_groups is not None:  # several crops per query: the closest counts
         grouping["query_groups"] = submission.query_groups
     extra = {
-        "protocol": {
-            **provenance(protocol, positives, submission),
-            "name": protocol.name,
-            "sha256": protocol.sha256 or provenance(protocol, positives)["protocol_sha256"],
-        },
-        "efficiency": descriptor_stats(submission),
+        **report_sections(protocol, positives, submission),
         "positive_radius_m": protocol.radius_m,
     }
-    defaults = {
-        "recall_at": list(protocol.recall_at_n),
-        "recall_at_percent": list(protocol.recall_at_percent),
-        "percent_convention": protocol.recall_at_percent_convention,
-        "no_positive": protocol.no_positive,
-        "coords": protocol.coordinates if protocol.coordinates in ("utm", "latlon") else "utm",
-    }
+    settings = {**protocol.evaluation_defaults(), **grouping}
     return submission.queries, database, positives, dataset.query_coords, d_coords, \
-        {**defaults, **grouping}, extra  # fmt: skip
+        settings, extra  # fmt: skip
 
 
 def _grouped(database, coords, labels: np.ndarray):

@@ -139,6 +139,17 @@ class Protocol:
         """True for cross-view pair protocols: query ``i`` matches database item ``i``."""
         return self.ground_truth_kind == "one-to-one"
 
+    def evaluation_defaults(self) -> dict[str, Any]:
+        """The ``evaluate`` settings this protocol fixes: cut-offs, the Recall@K%
+        convention, the no-positive rule and the coordinate system."""
+        return {
+            "recall_at": list(self.recall_at_n),
+            "recall_at_percent": list(self.recall_at_percent),
+            "percent_convention": self.recall_at_percent_convention,
+            "no_positive": self.no_positive,
+            "coords": self.coordinates if self.coordinates in ("utm", "latlon") else "utm",
+        }
+
     def summary(self) -> dict[str, Any]:
         """A JSON-ready dict of the fields a report records.
 

@@ -44,6 +44,7 @@ __all__ = [
     "expected_rows",
     "load_submission",
     "provenance",
+    "report_sections",
     "submission_hash",
 ]
 
@@ -249,3 +250,20 @@ def provenance(
         out["submission_sha256"] = submission.sha256
         out["submission_files"] = [p.name for p in submission.paths]
     return out
+
+
+def report_sections(
+    protocol: Protocol, positives: Positives, submission: Submission
+) -> dict[str, Any]:
+    """The report sections a protocol-scored submission adds: ``protocol`` (its
+    :func:`provenance`, name and file hash) and ``efficiency`` (:func:`descriptor_stats`)."""
+    from vprmetrics.data.protocol import protocol_hash
+
+    return {
+        "protocol": {
+            **provenance(protocol, positives, submission),
+            "name": protocol.name,
+            "sha256": protocol_hash(protocol),
+        },
+        "efficiency": descriptor_stats(submission),
+    }

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from vprmetrics.data.loaders import Dataset, load_ground_truth_npz, save_ground_truth_npz
-from vprmetrics.data.protocol import Protocol, protocol_hash
+from vprmetrics.data.protocol import Protocol
 from vprmetrics.data.protocol_schema import parse_protocol
-from vprmetrics.data.submission import descriptor_stats, load_submission, provenance
+from vprmetrics.data.submission import load_submission, report_sections
 from vprmetrics.data.validation import raise_for_problems, validate_submission
 from vprmetrics.errors import ProtocolError
 from vprmetrics.ranking.facts import RankingFacts
@@ -70,11 +70,7 @@ def dataset_from_blob(protocol: Protocol, blob: bytes) -> Dataset:
 def evaluation_settings(protocol: Protocol, settings: Mapping[str, Any]) -> dict[str, Any]:
     """The keyword arguments of ``evaluate`` for ``protocol`` under the fixed settings."""
     return {
-        "recall_at": list(protocol.recall_at_n),
-        "recall_at_percent": list(protocol.recall_at_percent),
-        "percent_convention": protocol.recall_at_percent_convention,
-        "no_positive": protocol.no_positive,
-        "coords": protocol.coordinates if protocol.coordinates in ("utm", "latlon") else "utm",
+        **protocol.evaluation_defaults(),
         **{k: settings[k] for k in ("metric", "ties", "seed", "n_resamples", "confidence")},
     }
 
@@ -110,15 +106,7 @@ def score_submission(
         progress=False,
         **evaluation_settings(protocol, settings),
     )
-    report: dict[str, Any] = {
-        "protocol": {
-            **provenance(protocol, positives, submission),
-            "name": protocol.name,
-            "sha256": protocol_hash(protocol),
-        },
-        "efficiency": descriptor_stats(submission),
-        **ev.report,
-    }
+    report: dict[str, Any] = {**report_sections(protocol, positives, submission), **ev.report}
     report["efficiency"]["matching_ms_per_query"] = report["timing"]["per_query_ms"]
     notes = [*dataset.warnings, *(p.message for p in problems if p.severity != "error")]
     if notes:
