@@ -73,6 +73,7 @@ _FIELDS = (
     "negative_rank",
     "aerial_size",
     "superbatch_epochs",
+    "dropout",
     "schedule",
 )
 
@@ -175,6 +176,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--superbatch-epochs",
         type=non_negative_int,
         help="cross-view: second-stage super-batch epochs",
+    )
+    p.add_argument(
+        "--dropout", type=float, help="cross-view: trunk dropout (CVM-Net 0.2; 0 from scratch)"
     )
     p.add_argument("--threads", type=positive_int, help="torch CPU threads")
     p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")

@@ -73,6 +73,19 @@ _FROZEN_BLOCKS = 3  # conv1-conv3
 _DROPOUT_BLOCKS = (4, 5)
 
 
+def _he_conv(cin: int, cout: int, size: int) -> nn.Conv2d:
+    """A conv initialised as torchvision initialises VGG16: He normal (fan out), bias 0.
+
+    torch's default (uniform, a = sqrt(5), random bias) shrinks the image-dependent part of
+    the signal about threefold per layer, so that at conv5_3 of an untrained VGG16 every
+    image gives the same descriptor (to 1e-6) and training from scratch collapses.
+    """
+    conv = nn.Conv2d(cin, cout, size, padding=size // 2)
+    nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity="relu")
+    nn.init.zeros_(conv.bias)
+    return conv
+
+
 def cvm_vgg16_trunk(dropout: float = 0.2) -> nn.Sequential:
     """CVM-Net's VGG16 trunk: conv1_1 ... conv5_3 + ReLU, pool1-pool4, no pool5.
 
@@ -83,7 +96,7 @@ def cvm_vgg16_trunk(dropout: float = 0.2) -> nn.Sequential:
     cin = 3
     for b, (n_conv, cout) in enumerate(_VGG_BLOCKS, start=1):
         for i in range(1, n_conv + 1):
-            layers[f"conv{b}_{i}"] = nn.Conv2d(cin, cout, 3, padding=1)
+            layers[f"conv{b}_{i}"] = _he_conv(cin, cout, 3)
             layers[f"relu{b}_{i}"] = nn.ReLU(inplace=True)
             if b in _DROPOUT_BLOCKS:
                 layers[f"drop{b}_{i}"] = nn.Dropout(dropout)
@@ -187,13 +200,13 @@ class CVMNetII(_CrossViewBase):
     def __init__(self, num_clusters: int = 64, dropout: float = 0.2) -> None:
         super().__init__()
         self.trunks = nn.ModuleDict({v: cvm_vgg16_trunk(dropout) for v in VIEWS})
-        self.view_convs = nn.ModuleDict({v: nn.Conv2d(512, 512, 1) for v in VIEWS})
+        self.view_convs = nn.ModuleDict({v: _he_conv(512, 512, 1) for v in VIEWS})
         self.shared = nn.Sequential(
             OrderedDict(
                 relu0=nn.ReLU(),
-                conv3x3=nn.Conv2d(512, 512, 3, padding=1),
+                conv3x3=_he_conv(512, 512, 3),
                 relu1=nn.ReLU(),
-                conv1x1=nn.Conv2d(512, 512, 1),
+                conv1x1=_he_conv(512, 512, 1),
                 relu2=nn.ReLU(),
             )
         )

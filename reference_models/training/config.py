@@ -133,6 +133,7 @@ class TrainConfig:
     aerial_size: tuple[int, int] | None = None  # cross-view: aerial (H, W); image_size: ground
     superbatch_epochs: int = 0  # cross-view: second-stage epochs on k-means super-batches
     superbatch_branching: int = 4  # cross-view: k of the super-batch k-means tree
+    dropout: float | None = None  # cross-view: trunk dropout (None: the model's, CVM-Net 0.2)
     recall_at: tuple[int, ...] = (1, 5, 10)
     cache_images: bool = True
     threads: int | None = None
@@ -156,6 +157,8 @@ class TrainConfig:
         _check_choice("loss", self.loss, LOSS_NAMES + CROSSVIEW_LOSSES)
         _check_choice("freeze rule", self.freeze, FREEZE_RULES)
         _check_choice("mining", self.mining, MINING_METHODS)
+        if self.dropout is not None and not 0.0 <= self.dropout < 1.0:
+            raise InputError(f"dropout must be in [0, 1), got {self.dropout}")
         if 5 not in self.recall_at:
             raise InputError("recall_at must contain 5: early stopping watches R@5")
         if self.epochs < 1 or self.batch_size < 1 or self.queries_per_epoch < 1:
@@ -240,9 +243,11 @@ PRESETS: dict[str, dict[str, Any]] = {
         netvlad_init_per_image=100,
     ),
     # Cross-view on 2 CPU cores in minutes, from scratch: ground 32x128, aerial 64x64,
-    # batches of 12 pairs, 16 epochs of 240 pairs with the weighted soft-margin triplet on
-    # random batches, then 2 epochs on k-means super-batches; Adam lr 1e-3 (measured with
-    # siamese-xview-resnet50 in docs/crossview.md; best.pt keeps the best val R@1%).
+    # batches of 12 pairs, the weighted soft-margin triplet (alpha 10) at CVM-Net's Adam
+    # lr 1e-5 with conv1-conv3 frozen as CVM-Net freezes them (here at their He-normal
+    # random init) and no dropout (random trunks cannot stand it: set_dropout in
+    # training/crossview.py); 6 epochs of 240 pairs on random batches, then 1 epoch on k-means
+    # super-batches. Measured in docs/crossview.md; best.pt keeps the best val R@1%.
     "crossview-cpu-quick": dict(
         image_size=(32, 128),
         aerial_size=(64, 64),
@@ -250,9 +255,11 @@ PRESETS: dict[str, dict[str, Any]] = {
         queries_per_epoch=240,
         loss="soft-margin-triplet",
         optimizer="adam",
-        lr=1e-3,
-        epochs=16,
-        superbatch_epochs=2,
+        lr=1e-5,
+        freeze="benchmark",
+        dropout=0.0,
+        epochs=6,
+        superbatch_epochs=1,
         superbatch_branching=4,
         patience=20,
         netvlad_init_images=60,

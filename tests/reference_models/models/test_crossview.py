@@ -101,3 +101,32 @@ def test_tiny_forward_shapes_unit_norm_and_what_each_view_uses():
     assert torch.equal(BranchView(model, "ground")(g), model.embed(g, "ground"))
     with pytest.raises(Exception, match="views"):
         model.embed(g, "street")
+
+
+def test_untrained_trunk_keeps_images_apart_at_conv5():
+    """He init (as torchvision's VGG16): with torch's default conv init the image-dependent
+    part of conv5_3 was 3e-5 of its mean, so every image gave the same descriptor and
+    training collapsed; with He init it is a sizeable fraction."""
+    from reference_models.models.crossview import cvm_vgg16_trunk
+
+    torch.manual_seed(0)
+    trunk = cvm_vgg16_trunk().eval()
+    images = torch.rand(6, 3, 32, 64)
+    with torch.no_grad():
+        maps = trunk(images)
+    spread = maps.flatten(1).std(0).mean() / maps.mean()
+    assert spread > 0.05, float(spread)
+    convs = [m for m in trunk.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == 13 and all(float(c.bias.abs().max()) == 0.0 for c in convs)
+
+
+def test_set_dropout_sets_every_dropout_layer():
+    from reference_models.training.crossview import set_dropout
+
+    model = CVMNetII()
+    drops = [m for m in model.modules() if isinstance(m, torch.nn.Dropout)]
+    assert len(drops) == 12 and {d.p for d in drops} == {0.2}
+    set_dropout(model, None)
+    assert {d.p for d in drops} == {0.2}
+    set_dropout(model, 0.0)
+    assert {d.p for d in drops} == {0.0}

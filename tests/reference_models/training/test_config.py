@@ -51,6 +51,10 @@ def test_config_checks_and_conversions():
         TrainConfig(epochs=0)
     with pytest.raises(InputError, match="unknown training options"):
         TrainConfig.from_json({**TrainConfig().to_json(), "learning_rate": 1.0})
+    assert TrainConfig(dropout=0.0).dropout == 0.0
+    for bad in (-0.1, 1.0):
+        with pytest.raises(InputError, match="dropout"):
+            TrainConfig(dropout=bad)
 
 
 def test_config_module_does_not_import_torch():
