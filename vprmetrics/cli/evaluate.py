@@ -136,11 +136,12 @@ def _radius(args: argparse.Namespace) -> float:
 _RAW_ONLY = ("query_utm", "database_utm", "query_latlon", "database_latlon", "radius", "one_to_one")
 
 
-def _protocol_inputs(args: argparse.Namespace):
+def _protocol_report(args: argparse.Namespace, settings: dict):
+    """The evaluation and report of ``--submission`` under ``--protocol`` (warnings to
+    stderr), through :func:`vprmetrics.data.scoring.evaluate_submission`."""
     from vprmetrics.data.loaders import open_dataset
     from vprmetrics.data.protocol import load_protocol
-    from vprmetrics.data.submission import expected_rows, load_submission, report_sections
-    from vprmetrics.data.validation import raise_for_problems, validate_submission
+    from vprmetrics.data.scoring import evaluate_submission
 
     raw = [f"--{n.replace('_', '-')}" for n in _RAW_ONLY if getattr(args, n) not in (None, False)]
     if raw:
@@ -153,43 +154,13 @@ def _protocol_inputs(args: argparse.Namespace):
     files = args.submission or [args.queries, *(args.database or [None])]
     if any(f is None for f in files):
         raise InputError("with --protocol give --submission S.npz (or --queries and --database)")
-    submission = load_submission(
-        files[0] if len(files) == 1 else files,
-        expected_rows=expected_rows(protocol, dataset),
+    return evaluate_submission(
+        protocol,
+        dataset,
+        files,
+        warn=lambda note: print(f"vprmetrics evaluate: warning: {note}", file=sys.stderr),
+        **settings,
     )
-    problems = validate_submission(submission, protocol, dataset)
-    for note in dataset.warnings:
-        print(f"vprmetrics evaluate: warning: {note}", file=sys.stderr)
-    for problem in problems:
-        if problem.severity != "error":
-            print(f"vprmetrics evaluate: {problem}", file=sys.stderr)
-    raise_for_problems(problems)
-    positives = dataset.ground_truth()
-    database, d_coords, grouping = submission.database, dataset.database_coords, {}
-    if dataset.database_groups is not None:  # rank groups (panoramas) by their closest row
-        database, d_coords, grouping = _grouped(database, d_coords, dataset.database_groups)
-        positives = dataset.grouped_ground_truth()
-    if submission.query_groups is not None:  # several crops per query: the closest counts
-        grouping["query_groups"] = submission.query_groups
-    extra = {
-        **report_sections(protocol, positives, submission),
-        "positive_radius_m": protocol.radius_m,
-    }
-    settings = {**protocol.evaluation_defaults(), **grouping}
-    return submission.queries, database, positives, dataset.query_coords, d_coords, \
-        settings, extra  # fmt: skip
-
-
-def _grouped(database, coords, labels: np.ndarray):
-    """Database rows ordered by group (stable; groups numbered by first appearance), the
-    coordinates of each group's first row, and the ``database_groups`` setting."""
-    order = np.argsort(labels, kind="stable")
-    if not np.array_equal(order, np.arange(labels.size)):
-        database = np.asarray(database)[order]
-    sorted_labels = labels[order]
-    first = np.flatnonzero(np.r_[True, sorted_labels[1:] != sorted_labels[:-1]])
-    group_coords = None if coords is None else np.asarray(coords)[order][first]
-    return database, group_coords, {"database_groups": sorted_labels}
 
 
 def _check_outputs(args: argparse.Namespace) -> None:
@@ -201,39 +172,36 @@ def _check_outputs(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     _check_outputs(args)
-    extra: dict = {}
-    settings: dict = {}
-    if args.protocol:
-        queries, database, positives, q_coords, d_coords, settings, extra = _protocol_inputs(args)
-    else:
-        queries, database, positives, q_coords, d_coords, coords = _raw_inputs(args)
-        settings["coords"] = coords
-        extra["positive_radius_m"] = None if args.one_to_one else _radius(args)
-    if args.label:
-        extra["label"] = args.label
+    settings = {
+        "metric": args.metric,
+        "ties": args.ties,
+        "backend": args.backend,
+        "progress": args.progress,
+        "seed": args.seed,
+        "n_resamples": args.n_resamples,
+        "ranker": sharded_ranker(args),
+    }
     for name in ("recall_at", "recall_at_percent", "percent_convention", "no_positive"):
         value = getattr(args, name)
         if value is not None:
             settings[name] = value
-    check_top_k(len(queries), max(settings.get("recall_at") or EvaluationSettings.recall_at))
-    ev = evaluate(
-        queries,
-        database,
-        positives,
-        query_coords=q_coords,
-        database_coords=d_coords,
-        metric=args.metric,
-        ties=args.ties,
-        backend=args.backend,
-        progress=args.progress,
-        seed=args.seed,
-        n_resamples=args.n_resamples,
-        ranker=sharded_ranker(args),
-        **settings,
-    )
-    report = {**extra, **ev.report}
-    if "efficiency" in report:
-        report["efficiency"]["matching_ms_per_query"] = report["timing"]["per_query_ms"]
+    if args.protocol:
+        ev, report = _protocol_report(args, settings)
+    else:
+        queries, database, positives, q_coords, d_coords, coords = _raw_inputs(args)
+        check_top_k(len(queries), max(settings.get("recall_at") or EvaluationSettings.recall_at))
+        ev = evaluate(
+            queries,
+            database,
+            positives,
+            query_coords=q_coords,
+            database_coords=d_coords,
+            coords=coords,
+            **settings,
+        )
+        report = {"positive_radius_m": None if args.one_to_one else _radius(args), **ev.report}
+    if args.label:
+        report["label"] = args.label
     written = write_outputs(
         report,
         ev.per_query_rows() if args.per_query else None,

@@ -101,10 +101,6 @@ class Leaderboard:
         checked = EvaluationSettings(
             **{k: fixed[k] for k in ("metric", "ties", "seed", "n_resamples", "confidence")}
         ).checked(dataset.n_database)
-        if dataset.database_groups is not None:
-            raise ProtocolError(
-                f"protocol {p.name!r} ranks panoramas, which the leaderboard cannot score yet"
-            )
         assert p.path is not None  # load_protocol always reads a file
         Store(path, create=True).close()
         board = cls(path)

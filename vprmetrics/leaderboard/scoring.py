@@ -1,11 +1,10 @@
 """Score one submission the way ``vprmetrics evaluate --protocol`` does, for the store.
 
-The path is the CLI's: load without pickle, :func:`validate_submission` against the
-protocol's dataset (errors raise with their one-line message), then
-:func:`~vprmetrics.report.evaluation.evaluate` with the protocol's cut-offs, convention
-and no-positive rule, and the report sections ``protocol`` (provenance) and
-``efficiency`` (descriptor size and matching time per query). A protocol and its ground
-truth are kept in the store as text and bytes, and rebuilt here.
+The path is the CLI's own, :func:`vprmetrics.data.scoring.evaluate_submission` (row
+counts checked from the headers, validation, panoramas and query crops, the report's
+``protocol``, ``efficiency`` and ``positive_radius_m``), under the settings fixed at
+``init``; its warnings are kept in the report under ``warnings``. A protocol and its
+ground truth are kept in the store as text and bytes, and rebuilt here.
 """
 
 from __future__ import annotations
@@ -20,11 +19,8 @@ from typing import Any
 from vprmetrics.data.loaders import Dataset, load_ground_truth_npz, save_ground_truth_npz
 from vprmetrics.data.protocol import Protocol
 from vprmetrics.data.protocol_schema import parse_protocol
-from vprmetrics.data.submission import load_submission, report_sections
-from vprmetrics.data.validation import raise_for_problems, validate_submission
-from vprmetrics.errors import ProtocolError
+from vprmetrics.data.scoring import evaluate_submission
 from vprmetrics.ranking.facts import RankingFacts
-from vprmetrics.report.evaluation import evaluate
 
 __all__ = [
     "DEFAULT_SETTINGS",
@@ -44,6 +40,9 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "confidence": 0.95,
     "n_permutations": 9999,
 }
+
+#: The fixed settings that are arguments of ``evaluate`` (``n_permutations`` is not).
+_EVALUATE_KEYS = ("metric", "ties", "seed", "n_resamples", "confidence")
 
 
 def protocol_from_text(name: str, text: str, sha256: str) -> Protocol:
@@ -71,7 +70,7 @@ def evaluation_settings(protocol: Protocol, settings: Mapping[str, Any]) -> dict
     """The keyword arguments of ``evaluate`` for ``protocol`` under the fixed settings."""
     return {
         **protocol.evaluation_defaults(),
-        **{k: settings[k] for k in ("metric", "ties", "seed", "n_resamples", "confidence")},
+        **{k: settings[k] for k in _EVALUATE_KEYS},
     }
 
 
@@ -83,32 +82,22 @@ def score_submission(
     *,
     backend: str = "numpy",
 ) -> tuple[dict[str, Any], RankingFacts]:
-    """Validate and score ``files`` (one ``.npz`` or two ``.npy``): the report and facts.
+    """Validate and score ``files`` (one ``.npz`` or two ``.npy``) with
+    :func:`~vprmetrics.data.scoring.evaluate_submission` under the fixed ``settings``:
+    the report (its non-fatal notes under ``warnings``) and the facts.
 
     Raises the one-line error of the first problem when the submission is invalid.
     """
-    if dataset.database_groups is not None:
-        raise ProtocolError(
-            f"protocol {protocol.name!r} ranks panoramas (one distance per group of cutouts), "
-            "which this version cannot score yet; use the cutout protocol 'tokyo247'"
-        )
-    submission = load_submission(files[0] if len(files) == 1 else list(files))
-    problems = validate_submission(submission, protocol, dataset)
-    raise_for_problems(problems)
-    positives = dataset.ground_truth()
-    ev = evaluate(
-        submission.queries,
-        submission.database,
-        positives,
-        query_coords=dataset.query_coords,
-        database_coords=dataset.database_coords,
+    notes: list[str] = []
+    ev, report = evaluate_submission(
+        protocol,
+        dataset,
+        files,
+        warn=notes.append,
         backend=backend,
         progress=False,
-        **evaluation_settings(protocol, settings),
+        **{k: settings[k] for k in _EVALUATE_KEYS},
     )
-    report: dict[str, Any] = {**report_sections(protocol, positives, submission), **ev.report}
-    report["efficiency"]["matching_ms_per_query"] = report["timing"]["per_query_ms"]
-    notes = [*dataset.warnings, *(p.message for p in problems if p.severity != "error")]
     if notes:
         report["warnings"] = notes
     return report, ev.facts
