@@ -8,48 +8,16 @@ import json
 import numpy as np
 import pytest
 
+from tests.helpers.tokyo_world import make_tokyo, with_query_crops
 from vprmetrics.cli import main
 
 N_PANO, N_CUT, N_QUERY = 6332, 12, 315
 
 
-def _name(e: float, n: float, pano: str, tile: str, note: str = "") -> str:
-    fields = [f"{e:.2f}", f"{n:.2f}", "54", "S", "", "", pano, tile, "", "", "", "", "", note]
-    return "@" + "@".join(fields) + "@.jpg"
-
-
 @pytest.fixture(scope="module")
 def tokyo(tmp_path_factory):
     """6,332 panoramas x 12 cutouts on a 30 m grid; 315 queries at 35 panoramas."""
-    root = tmp_path_factory.mktemp("tokyo")
-    rng = np.random.default_rng(0)
-    grid = np.stack(np.divmod(np.arange(N_PANO), 80), axis=1) * 30.0 + [380000.0, 3950000.0]
-    # cutouts listed in an order that interleaves two panoramas now and then
-    order = np.arange(N_PANO * N_CUT).reshape(N_PANO, N_CUT)
-    order[[10, 11], 6:] = order[[11, 10], 6:]
-    rows = order.ravel()
-    pano = rows // N_CUT
-    db_names = [
-        _name(*grid[p], f"{p:06d}", f"{c:02d}") for p, c in zip(pano, rows % N_CUT, strict=True)
-    ]
-    places = rng.choice(N_PANO, size=35, replace=False)
-    q_pano = np.repeat(places, 9)
-    q_xy = grid[q_pano] + rng.uniform(-3, 3, size=(N_QUERY, 2))
-    q_names = [_name(*q_xy[i], "", "", f"q{i:03d}") for i in range(N_QUERY)]
-    for side, names in (("database", db_names), ("queries", q_names)):
-        (root / "images" / "test" / side).mkdir(parents=True)
-        (root / "images" / "test" / f"{side}_images_paths.txt").write_text("\n".join(names))
-    base = rng.normal(size=(N_PANO, 8)).astype(np.float32)
-    database = base[pano] + 0.6 * rng.normal(size=(rows.size, 8)).astype(np.float32)
-    queries = base[q_pano] + 0.6 * rng.normal(size=(N_QUERY, 8)).astype(np.float32)
-    np.savez(
-        root / "S.npz",
-        queries=queries,
-        database=database,
-        query_ids=np.array([f"images/test/queries/{n}" for n in q_names]),
-        database_ids=np.array([f"images/test/database/{n}" for n in db_names]),
-    )
-    return root, queries, database, pano, grid, q_xy
+    return make_tokyo(tmp_path_factory.mktemp("tokyo"), N_PANO, N_CUT, N_QUERY)
 
 
 def _run(root, protocol, *extra):
@@ -110,16 +78,8 @@ def test_no_positive_error_names_the_first_query(tmp_path, capsys):
 
 def test_query_crops_rank_by_their_closest_crop(tokyo):
     """``query_groups`` in the submission: 3 crops per query, the closest crop counts."""
-    root, queries, database, pano, grid, q_xy = tokyo
-    rng = np.random.default_rng(7)
-    crops = np.repeat(queries, 3, axis=0) + 0.3 * rng.normal(size=(3 * N_QUERY, 8))
-    crops = crops.astype(np.float32)
-    with np.load(root / "S.npz") as s:
-        ids = {k: s[k] for k in ("query_ids", "database_ids")}
-    np.savez(
-        root / "S3.npz", queries=crops, database=database,
-        query_groups=np.repeat(np.arange(N_QUERY), 3), **ids,
-    )  # fmt: skip
+    root, _, database, pano, grid, q_xy = tokyo
+    _, crops = with_query_crops(tokyo)
     out = root / "crops.json"
     code = main(
         ["evaluate", "--protocol", "tokyo247-netvlad", "--dataset-root", str(root),
