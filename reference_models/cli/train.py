@@ -74,6 +74,7 @@ _FIELDS = (
     "aerial_size",
     "superbatch_epochs",
     "dropout",
+    "superbatch_lr",
     "schedule",
 )
 
@@ -176,6 +177,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--superbatch-epochs",
         type=non_negative_int,
         help="cross-view: second-stage super-batch epochs",
+    )
+    p.add_argument(
+        "--superbatch-lr", type=float, help="cross-view: learning rate of the super-batch stage"
     )
     p.add_argument(
         "--dropout", type=float, help="cross-view: trunk dropout (CVM-Net 0.2; 0 from scratch)"

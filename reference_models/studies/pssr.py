@@ -13,8 +13,9 @@ Cells (each resumable, :class:`reference_models.studies.cells.CellRunner`):
 * ``tree-constructed-<kind>``: the k-means search tree on the matched and few-cluster
   constructed embeddings;
 * ``train-<model>`` for each ``--train`` model: a training run (preset
-  ``crossview-cpu-quick`` at scale ``small``, ``crossview`` at ``full``, a few steps at
-  ``tiny``), then ``model-<model>``: its exported submission scored, and ``tree-<model>``:
+  :func:`training_preset`: ``crossview-cpu-quick`` for CVM-Net and
+  ``crossview-twins-cpu-quick`` for the twins at scale ``small``, ``crossview`` at ``full``,
+  a few steps at ``tiny``), then ``model-<model>``: its exported submission scored, and ``tree-<model>``:
   the k-means search tree on its descriptors; ``--runs NAME=DIR`` scores existing runs.
 
 Every number comes from ``vprmetrics`` (:mod:`reference_models.studies.pssr_scores`). The
@@ -43,10 +44,8 @@ from vprmetrics.files import write_atomic
 from vprmetrics.metrics.recall import PERCENT_CONVENTIONS
 from vprmetrics.metrics.ties import TIE_POLICIES
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["add_arguments", "run", "training_preset"]
 
-#: Training preset per scale (tiny: crossview-cpu-quick shortened to a few steps).
-_PRESET = {"tiny": "crossview-cpu-quick", "small": "crossview-cpu-quick", "full": "crossview"}
 #: Constructed embeddings whose descriptors the k-means tree is also evaluated on.
 _TREE_CONSTRUCTED = ("matched", "few-cluster")
 _TINY = dict(
@@ -151,11 +150,23 @@ def _raw_pixels(args: argparse.Namespace) -> dict[str, Any]:
     return score_descriptors(ground, aerial)
 
 
+def training_preset(scale: str, model: str) -> str:
+    """The training preset of ``model`` at ``scale`` (``tiny`` shortens it to a few steps).
+
+    >>> training_preset("small", "cvm-net-i"), training_preset("small", "siamese-xview-vgg16")
+    ('crossview-cpu-quick', 'crossview-twins-cpu-quick')
+    """
+    if scale == "full":
+        return "crossview"
+    twins = model.startswith("siamese-xview")
+    return "crossview-twins-cpu-quick" if twins else "crossview-cpu-quick"
+
+
 def _train(args: argparse.Namespace, model: str, run_dir: Path) -> dict[str, Any]:
     from reference_models.training.config import PRESETS, TrainConfig
     from reference_models.training.loop import train
 
-    values = dict(PRESETS[_PRESET[args.scale]])
+    values = dict(PRESETS[training_preset(args.scale, model)])
     if args.scale == "tiny":
         values.update(_TINY)
     cfg = TrainConfig(

@@ -134,6 +134,7 @@ class TrainConfig:
     superbatch_epochs: int = 0  # cross-view: second-stage epochs on k-means super-batches
     superbatch_branching: int = 4  # cross-view: k of the super-batch k-means tree
     dropout: float | None = None  # cross-view: trunk dropout (None: the model's, CVM-Net 0.2)
+    superbatch_lr: float | None = None  # cross-view: the super-batch stage's lr (None: lr)
     recall_at: tuple[int, ...] = (1, 5, 10)
     cache_images: bool = True
     threads: int | None = None
@@ -264,6 +265,24 @@ PRESETS: dict[str, dict[str, Any]] = {
         patience=20,
         netvlad_init_images=60,
         netvlad_init_per_image=8,
+        infer_batch_size=50,
+    ),
+    # The Siamese twins (siamese-xview-*) on the CPU: as crossview-cpu-quick, but all layers
+    # train at Adam lr 1e-3 (at 1e-5 the from-scratch ResNet-50 twins stay collapsed) for
+    # 10 epochs, and the super-batch epoch runs at 1e-4 (at 1e-3 it collapsed the model).
+    "crossview-twins-cpu-quick": dict(
+        image_size=(32, 128),
+        aerial_size=(64, 64),
+        batch_size=12,
+        queries_per_epoch=240,
+        loss="soft-margin-triplet",
+        optimizer="adam",
+        lr=1e-3,
+        epochs=10,
+        superbatch_epochs=1,
+        superbatch_lr=1e-4,
+        superbatch_branching=4,
+        patience=20,
         infer_batch_size=50,
     ),
 }

@@ -7,9 +7,10 @@ of :mod:`reference_models.training.crossview_losses` (Hu et al., CVM-Net, CVPR 2
 
 Two stages, after Debnath et al.'s PSSR study:
 
-1. ``epochs`` epochs on random batches with ``cfg.loss`` (the ``crossview-cpu-quick``
-   preset: the max-margin triplet of the study's equation 1);
-2. ``superbatch_epochs`` epochs on **super-batches** with the weighted soft-margin triplet:
+1. ``epochs`` epochs on random batches with ``cfg.loss`` (the presets: CVM-Net's weighted
+   soft-margin triplet; ``max-margin-triplet`` is the study's equation 1);
+2. ``superbatch_epochs`` epochs on **super-batches** with the weighted soft-margin triplet
+   (at ``superbatch_lr`` when set):
    before each epoch the model describes every training pair, the concatenated (ground,
    aerial) descriptors are clustered recursively with k-means
    (:class:`reference_models.training.kmeans_tree.KMeansTree`, ``superbatch_branching``
@@ -51,7 +52,7 @@ from reference_models.training.config import TrainConfig
 from reference_models.training.crossview_losses import CROSSVIEW_LOSS_FUNCTIONS, cross_distances
 from reference_models.training.kmeans_tree import KMeansTree
 from reference_models.training.model_setup import build_run_model
-from reference_models.training.optim import build_optimizer, optimizer_step
+from reference_models.training.optim import build_optimizer, optimizer_step, set_lr
 from vprmetrics.data.loaders import load_dataset
 from vprmetrics.data.protocol import load_protocol
 from vprmetrics.errors import InputError
@@ -326,6 +327,8 @@ def train_crossview(config: TrainConfig) -> dict[str, Any]:
                 g, a, random_batches(len(g), cfg.batch_size, len(g), rng)
             )
             loss_name = "soft-margin-triplet"
+            if cfg.superbatch_lr is not None:
+                set_lr(optimizer, cfg.superbatch_lr)
         else:
             batches = random_batches(train_ds.n_queries, cfg.batch_size, cfg.queries_per_epoch, rng)
             loss_name = cfg.loss

@@ -165,3 +165,38 @@ def test_tiny_train_export_evaluate(small_cvm, tmp_path, capsys):
     assert printed["task"] == "cross_view"
     want = [str(tmp_path / "cli.ground.pt"), str(tmp_path / "cli.aerial.pt")]
     assert printed["torchscript"] == want
+
+
+def _tiny_cvm_run(root, out, **extra):
+    values = {**PRESETS["crossview-cpu-quick"], "image_size": (16, 64), "aerial_size": (32, 32)}
+    values.update(
+        batch_size=4,
+        queries_per_epoch=8,
+        epochs=1,
+        superbatch_epochs=0,
+        netvlad_init_images=4,
+        netvlad_init_per_image=2,
+        infer_batch_size=8,
+    )
+    values.update(extra)
+    cfg = TrainConfig(
+        **values,
+        model="cvm-net-i",
+        protocol="tinyxview",
+        dataset_root=str(root),
+        out=str(out),
+        progress=False,
+    )
+    train(cfg)
+    return load_checkpoint(out / "last.pt")["model"]
+
+
+def test_superbatch_lr_sets_the_second_stage_rate(small_cvm, tmp_path):
+    """At superbatch_lr 0 the super-batch epoch leaves the weights as stage 1 left them;
+    at the run's lr it moves them."""
+    torch.set_num_threads(1)
+    stage1 = _tiny_cvm_run(small_cvm, tmp_path / "a")
+    frozen = _tiny_cvm_run(small_cvm, tmp_path / "b", superbatch_epochs=1, superbatch_lr=0.0)
+    moved = _tiny_cvm_run(small_cvm, tmp_path / "c", superbatch_epochs=1)
+    assert all(torch.equal(stage1[k], frozen[k]) for k in stage1)
+    assert not all(torch.equal(stage1[k], moved[k]) for k in stage1)
