@@ -49,6 +49,8 @@ __all__ = ["PairMiner", "geographic_pairs", "init_pair_head", "pair_epoch"]
 
 #: Nearest neighbours searched first for a positive facing the query's way.
 _FACING_CANDIDATES = 64
+#: Training batches that :func:`precise_batchnorm` averages after each epoch.
+_PRECISE_BN_BATCHES = 8
 
 
 def geographic_pairs(
@@ -197,4 +199,37 @@ def pair_epoch(
             logits = model(left, right)
         loss = F.binary_cross_entropy_with_logits(logits.float(), target)
         losses.append(optimizer_step(loss, optimizer, scaler))
+    precise_batchnorm(model, miner, stores, cfg.batch_size, device)
     return losses
+
+
+def precise_batchnorm(
+    model: nn.Module,
+    miner: PairMiner,
+    stores: dict[str, ImageStore],
+    batch_size: int,
+    device: torch.device,
+    batches: int = _PRECISE_BN_BATCHES,
+) -> None:
+    r"""Recompute every BatchNorm's running mean and variance with the current weights:
+    the plain average over ``batches`` training batches (queries and their pairs, train
+    mode, no gradients; "precise BN", Wu and Johnson 2021).
+
+    The exponential running averages (momentum 0.1) of a short run lag behind weights that
+    still move fast, and shift the eval-mode logits away from the train-mode ones that the
+    0.5 threshold was fitted to.
+    """
+    model.train()
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # a cumulative average
+    with torch.no_grad():
+        for _ in range(batches):
+            queries = miner.sample_queries(batch_size)
+            _, db, _ = miner.pairs(queries)
+            left = stores["train_q"].batch(queries.tolist()).to(device)
+            model(left, stores["train_db"].batch(db.tolist()).to(device))
+    for m, momentum in zip(norms, momenta, strict=True):
+        m.momentum = momentum
