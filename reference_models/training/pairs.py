@@ -14,10 +14,11 @@ on the logits of :class:`reference_models.models.siamese.SiameseNet`,
         + (1 - y_i)\log(1 - \sigma(z_i))\big].
 
 Before the first step, :func:`init_pair_head` starts the head as a distance on a first batch
-of pairs (:meth:`SiameseNet.init_distance_head`). Retrieval (validation and export) uses
-one branch as the descriptor extractor with Euclidean distance. U20 B5 cropping and the
-128x384 size are the :class:`reference_models.images.ImageSpec` options ``crop_top=20,
-crop_bottom=5, image_size=(128, 384)``.
+of pairs (:meth:`SiameseNet.init_distance_head`); after each epoch,
+:func:`precise_batchnorm` recomputes the BatchNorm statistics. Retrieval (validation and
+export) uses one branch as the descriptor extractor with Euclidean distance. U20 B5
+cropping and the 128x384 size are the :class:`reference_models.images.ImageSpec` options
+``crop_top=20, crop_bottom=5, image_size=(128, 384)``.
 
 >>> db = np.array([[0.0, 0.0], [10.0, 0.0], [20.0, 0.0], [30.0, 0.0]])
 >>> geographic_pairs(np.array([[11.0, 0.0]]), db, negative_rank=3)
@@ -45,7 +46,7 @@ from reference_models.training.optim import optimizer_step
 from vprmetrics.errors import InputError
 from vprmetrics.geo.geodesy import heading_difference_deg
 
-__all__ = ["PairMiner", "geographic_pairs", "init_pair_head", "pair_epoch"]
+__all__ = ["PairMiner", "geographic_pairs", "init_pair_head", "pair_epoch", "precise_batchnorm"]
 
 #: Nearest neighbours searched first for a positive facing the query's way.
 _FACING_CANDIDATES = 64
@@ -213,7 +214,13 @@ def precise_batchnorm(
 ) -> None:
     r"""Recompute every BatchNorm's running mean and variance with the current weights:
     the plain average over ``batches`` training batches (queries and their pairs, train
-    mode, no gradients; "precise BN", Wu and Johnson 2021).
+    mode, no gradients; "precise BN", Wu and Johnson 2021),
+
+    .. math:: \mu = \frac1K \sum_{k=1}^{K} \mu_k, \qquad
+              \sigma^2 = \frac1K \sum_{k=1}^{K} \sigma_k^2
+
+    with :math:`\mu_k, \sigma_k^2` the per-channel mean and unbiased variance of batch
+    :math:`k` (PyTorch's cumulative average, ``momentum=None``); the momenta are restored.
 
     The exponential running averages (momentum 0.1) of a short run lag behind weights that
     still move fast, and shift the eval-mode logits away from the train-mode ones that the
