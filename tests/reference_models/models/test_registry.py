@@ -81,7 +81,7 @@ def test_registry_lookup_imports_torch_only_then():
 
 def _expected_dim(name: str) -> int:
     backbone, agg = name.split("-")
-    return CHANNELS[backbone] * (1 if agg in ("avg", "gem") else 64)
+    return CHANNELS[backbone] * (1 if agg in ("avg", "gem", "avggem") else 64)
 
 
 @pytest.mark.parametrize("name", DESCRIPTOR_MODELS)
