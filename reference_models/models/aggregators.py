@@ -70,18 +70,33 @@ class GeM(nn.Module):
 
     with :math:`\hat x` the feature map L2-normalised per location *before* pooling, one
     learnable :math:`p` shared by all channels (initial 3), :math:`\epsilon = 10^{-6}`. The
-    pooled vector is not normalised again (Berton et al. CVPR 2022).
+    pooled vector is not normalised again (Berton et al. CVPR 2022). With ``pre_pool=k``
+    (odd) the map is first averaged over k x k windows, stride 1, padding k // 2 (padding
+    left out of the mean), so the map keeps its size:
+    :math:`x'_{chw} = \mathrm{mean}_{|i| \le k/2, |j| \le k/2}\, x_{c,h+i,w+j}`
+    (the loss study's average pooling before GeM). No parameters are added.
+
+    >>> x = torch.zeros(1, 1, 1, 3)
+    >>> x[0, 0, 0, 0] = 3.0
+    >>> F.avg_pool2d(x, 3, 1, 1, count_include_pad=False).flatten().tolist()
+    [1.5, 1.0, 0.0]
     """
 
-    def __init__(self, dim: int, p: float = 3.0, eps: float = 1e-6) -> None:
+    def __init__(self, dim: int, p: float = 3.0, eps: float = 1e-6, pre_pool: int = 0) -> None:
         super().__init__()
+        if pre_pool < 0 or (pre_pool and pre_pool % 2 == 0):
+            raise InputError(f"pre_pool {pre_pool} must be 0 (none) or an odd window size")
         self.dim = dim
         self.out_dim = dim
         self.eps = eps
+        self.pre_pool = pre_pool
         self.p = nn.Parameter(torch.full((1,), float(p)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C, H, W) -> (N, C)."""
+        if self.pre_pool:
+            k = self.pre_pool
+            x = F.avg_pool2d(x, k, stride=1, padding=k // 2, count_include_pad=False)
         x = l2n(x).clamp(min=self.eps).pow(self.p)
         return x.mean(dim=(2, 3)).pow(1.0 / self.p)
 

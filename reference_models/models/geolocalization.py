@@ -3,7 +3,9 @@
 Berton et al., "Deep Visual Geo-localization Benchmark", CVPR 2022, Fig. 1. Importing this
 module registers ``<backbone>-<aggregation>`` (``task="descriptor"``) for every backbone of
 :data:`reference_models.models.backbones.BACKBONES` and every aggregation of
-:data:`AGGREGATIONS`, e.g. ``resnet18-gem`` or ``vgg16-netvlad``.
+:data:`AGGREGATIONS`, e.g. ``resnet18-gem`` or ``vgg16-netvlad``, and ``resnet18-avggem``,
+the loss study's model: a 3x3 stride-1 average pooling of the conv4 map, then GeM
+(:class:`reference_models.models.aggregators.GeM` with ``pre_pool=3``).
 """
 
 from __future__ import annotations
@@ -59,8 +61,8 @@ class GeoLocalizationNet(nn.Module):
 def _aggregator(kind: str, dim: int, *, num_clusters: int, gem_p: float) -> nn.Module:
     if kind == "avg":
         return AvgPool(dim)
-    if kind == "gem":
-        return GeM(dim, p=gem_p)
+    if kind in ("gem", "avggem"):
+        return GeM(dim, p=gem_p, pre_pool=3 if kind == "avggem" else 0)
     if kind == "netvlad":
         return NetVLAD(dim, num_clusters)
     return CRNNetVLAD(dim, num_clusters, variant=kind)
@@ -110,3 +112,13 @@ for _bb in BACKBONES:
                 summary=f"{_bb} cut after conv4 + {_summary}",
             )
         )
+
+register_model(
+    ModelSpec(
+        name="resnet18-avggem",
+        builder=_geo_builder("resnet18", "avggem"),
+        task="descriptor",
+        flops_mode="train",
+        summary="resnet18 cut after conv4 + 3x3 stride-1 average pooling then GeM (loss study)",
+    )
+)

@@ -9,6 +9,11 @@ average pool) give 2048-d features :math:`f(I)`; the head scores a pair with
 logits (:mod:`reference_models.training.pairs`); prediction: a sigmoid; retrieval: one
 branch (:meth:`SiameseNet.embed`) with Euclidean distance. Importing this module registers
 ``siamese-resnet50`` (``task="pair"``, default input 128x384).
+
+Initialisation (the paper starts from ImageNet weights and does not say; ours is for
+training from scratch): the branch's residual blocks start with their last BatchNorm scale
+at zero (torchvision's ``zero_init_residual``: each block starts as its shortcut, Goyal et
+al. 2017), and :meth:`SiameseNet.init_distance_head` starts the head as a distance.
 """
 
 from __future__ import annotations
@@ -46,15 +51,52 @@ class SiameseNet(nn.Module):
         """One branch: (N, 3, H, W) -> (N, 2048) features."""
         return self.branch(images)
 
+    def init_distance_head(self, differences: torch.Tensor) -> None:
+        r"""Start the head as a weighted L1 distance, calibrated on (N, D) ``differences``
+        :math:`d = |f_1 - f_2|` of a few pairs.
+
+        ``fc1`` gets :math:`|W|` and bias 0, ``fc2`` gets :math:`-s|v|` and bias :math:`c`:
+
+        .. math:: z = c - s \sum_j |v_j| \sum_i |W_{ji}|\, d_i
+
+        (the ReLU passes the non-negative hidden units unchanged), which falls with every
+        :math:`d_i`, so the first BCE steps pull positives together and push negatives
+        apart, as a contrastive loss would. :math:`s, c` give the logits of
+        ``differences`` mean 0 and standard deviation 1 (a default-initialised head gives
+        near-constant logits that 100 steps from scratch do not move).
+
+        >>> net = SiameseNet(nn.Flatten(1), feature_dim=3, hidden_dim=4)
+        >>> d = torch.tensor([[0.0, 0.0, 0.0], [1.0, 2.0, 3.0]])
+        >>> net.init_distance_head(d)
+        >>> z = net.head(d).squeeze(1).detach()
+        >>> bool(z[0] > z[1]), abs(round(float(z.mean()), 4)), round(float(z.std()), 4)
+        (True, 0.0, 1.0)
+        """
+        with torch.no_grad():
+            fc1, fc2 = self.head.fc1, self.head.fc2
+            fc1.weight.abs_()
+            fc1.bias.zero_()
+            fc2.weight.abs_().neg_()
+            fc2.bias.zero_()
+            z = self.head(differences).squeeze(1)
+            std = z.std().clamp_min(1e-12)
+            fc2.weight.div_(std)
+            fc2.bias.fill_(float(-z.mean() / std))
+
     def forward(self, images1: torch.Tensor, images2: torch.Tensor) -> torch.Tensor:
-        """(N, 3, H, W) x 2 -> (N,) logits that the pairs show the same place.
+        """(N, 3, H, W) and (kN, 3, H, W) -> (kN,) logits that image ``i`` of ``images1``
+        and images ``ki .. ki + k - 1`` of ``images2`` show the same place (k = 1: pair by
+        pair; pair training gives each query once, with its positive and negative: k = 2).
 
         Both batches go through the branch together, so BatchNorm statistics (train mode)
-        are shared and swapping the inputs gives the same logits.
+        are shared and, for k = 1, swapping the inputs gives the same logits.
         """
+        n, m = images1.shape[0], images2.shape[0]
+        if n == 0 or m % n:
+            raise InputError(f"{m} second images do not split evenly over {n} first images")
         feats = self.branch(torch.cat([images1, images2], dim=0))
-        f1, f2 = feats.split(images1.shape[0], dim=0)
-        return self.head((f1 - f2).abs()).squeeze(1)
+        f1, f2 = feats.split([n, m], dim=0)
+        return self.head((f1.repeat_interleave(m // n, dim=0) - f2).abs()).squeeze(1)
 
     def predict_proba(self, images1: torch.Tensor, images2: torch.Tensor) -> torch.Tensor:
         """Probability that each pair shows the same place: sigmoid of the logit."""
@@ -62,7 +104,7 @@ class SiameseNet(nn.Module):
 
 
 def _resnet50_branch(weights_path: str | Path | None) -> nn.Sequential:
-    full = torchvision.models.resnet50(weights=None)
+    full = torchvision.models.resnet50(weights=None, zero_init_residual=True)
     if weights_path is not None:
         state = load_tensors(weights_path)
         state = {k: v for k, v in state.items() if not k.startswith("fc.")}

@@ -10,7 +10,8 @@ Benchmark", CVPR 2022, for descriptor models, with one sampler per strategy:
 * ``sampler="places"`` (the ``cpu-quick`` preset): batches of ``places_per_batch`` places x
   ``images_per_place`` images with pairs from the positions and a loss that mines inside
   the batch (:mod:`reference_models.training.places`);
-* the ``siamese-resnet50`` model trains on geographic pairs with binary cross-entropy
+* the ``siamese-resnet50`` model trains on geographic pairs (positives facing the query's
+  way with ``max_heading_deg``) with binary cross-entropy, its head started as a distance
   (:mod:`reference_models.training.pairs`);
 * cross-view models (``task="cross_view"``: CVM-Net, the PSSR study's twins) train on
   ground/aerial pairs with in-batch triplets and k-means super-batches
@@ -63,7 +64,7 @@ from reference_models.training.checkpoints import (
 from reference_models.training.config import TrainConfig
 from reference_models.training.crossview import train_crossview
 from reference_models.training.model_setup import build_run_model, init_netvlad
-from reference_models.training.pairs import PairMiner, pair_epoch
+from reference_models.training.pairs import PairMiner, init_pair_head, pair_epoch
 from reference_models.training.places import PlaceSampler, place_epoch
 from reference_models.training.splits import open_split
 from reference_models.training.triplets import MiningConfig, TripletMiner, triplet_epoch
@@ -145,6 +146,8 @@ def train(
     alpha = None
     if checkpoint is None and loaded != "model":
         alpha = init_netvlad(model, stores["train_db"], cfg, device, rng)
+        if task == "pair":
+            init_pair_head(model, sampler, stores, device, rng)
     optimizer = build_run_optimizer(model, cfg)
     scaler = torch.amp.GradScaler(device.type, enabled=amp)
 
@@ -286,6 +289,9 @@ def _build_sampler(task: str, cfg: TrainConfig, train_ds: Any) -> Stateful:
             train_ds.query_coords,
             negative_rank=cfg.negative_rank,
             seed=cfg.seed,
+            query_headings=train_ds.query_headings,
+            database_headings=train_ds.database_headings,
+            max_heading_deg=cfg.max_heading_deg,
         )
     if cfg.sampler == "places":
         return PlaceSampler(

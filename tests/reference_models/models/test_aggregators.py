@@ -54,6 +54,37 @@ def test_gem_formula_and_p():
     torch.testing.assert_close(AvgPool(8)(x), F.normalize(x, dim=1).mean(dim=(2, 3)))
 
 
+def test_gem_after_a_3x3_average_pool_by_hand():
+    torch.manual_seed(0)
+    x = torch.randn(2, 4, 3, 5)
+    # the 3x3, stride-1 window mean by hand, the padding left out: same map size
+    pooled = torch.zeros_like(x)
+    for h in range(3):
+        for w in range(5):
+            pooled[:, :, h, w] = x[:, :, max(h - 1, 0) : h + 2, max(w - 1, 0) : w + 2].mean((2, 3))
+    gem, plain = GeM(4, pre_pool=3), GeM(4)
+    torch.testing.assert_close(gem(x), plain(pooled))
+    assert not torch.allclose(gem(x), plain(x), atol=1e-3)  # the pooling changes the output
+    with pytest.raises(InputError, match="odd"):
+        GeM(4, pre_pool=2)
+
+
+def test_avggem_model_is_resnet18_gem_with_the_pooling():
+    torch.manual_seed(0)
+    avg, gem = build_model("resnet18-avggem"), build_model("resnet18-gem")
+    gem.load_state_dict(avg.state_dict())  # the same parameters, none added
+    n_params = [sum(p.numel() for p in m.parameters()) for m in (avg, gem)]
+    assert n_params[0] == n_params[1] and avg.aggregator.pre_pool == 3
+    images = torch.randn(2, 3, 64, 96)
+    with torch.no_grad():
+        a, g = avg.eval()(images), gem.eval()(images)
+        pooled = F.avg_pool2d(avg.backbone(images), 3, 1, 1, count_include_pad=False)
+        by_hand = gem.aggregator(pooled)
+    assert a.shape == g.shape == (2, 256)
+    torch.testing.assert_close(a, by_hand)
+    assert not torch.allclose(a, g, atol=1e-4)
+
+
 def test_netvlad_matches_naive_and_is_normalised():
     torch.manual_seed(0)
     layer = NetVLAD(16, num_clusters=8)

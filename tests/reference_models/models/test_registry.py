@@ -27,6 +27,7 @@ REQUIRED = [
     "resnet18-crn2",
     "resnet101-gem",
     "resnet18-avg",
+    "resnet18-avggem",
     "siamese-resnet50",
 ]
 DESCRIPTOR_MODELS = [n for n in model_names() if get_spec(n).task == "descriptor"]
@@ -42,7 +43,7 @@ CHANNELS = {"resnet18": 256, "resnet50": 1024, "resnet101": 1024, "vgg16": 512}
 
 def test_registry_names():
     assert set(REQUIRED) <= set(model_names())
-    assert len(DESCRIPTOR_MODELS) == 4 * 5
+    assert len(DESCRIPTOR_MODELS) == 4 * 5 + 1  # and the loss study's resnet18-avggem
     with pytest.raises(InputError, match="unknown model"):
         build_model("resnet18-nope")
     with pytest.raises(InputError, match="already registered"):
@@ -80,7 +81,7 @@ def test_registry_lookup_imports_torch_only_then():
 
 def _expected_dim(name: str) -> int:
     backbone, agg = name.split("-")
-    return CHANNELS[backbone] * (1 if agg in ("avg", "gem") else 64)
+    return CHANNELS[backbone] * (1 if agg in ("avg", "gem", "avggem") else 64)
 
 
 @pytest.mark.parametrize("name", DESCRIPTOR_MODELS)

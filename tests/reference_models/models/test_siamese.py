@@ -34,3 +34,23 @@ def test_siamese_branch_refuses_a_file_without_resnet50_tensors(tmp_path):
     torch.save({"conv1.weight": torch.zeros(64, 3, 7, 7)}, path)
     with pytest.raises(InputError, match="lacks"):
         build_model("siamese-resnet50", weights_path=path)
+
+
+def test_each_query_once_with_its_positive_and_negative():
+    torch.manual_seed(0)
+    model = build_model("siamese-resnet50", hidden_dim=16).eval()
+    queries, database = torch.randn(2, 3, 32, 48), torch.randn(4, 3, 32, 48)
+    with torch.no_grad():
+        once = model(queries, database)  # query i with database 2i and 2i + 1
+        twice = model(queries.repeat_interleave(2, dim=0), database)
+    assert once.shape == (4,)
+    torch.testing.assert_close(once, twice, rtol=1e-4, atol=1e-5)
+    with pytest.raises(InputError, match="split evenly"):
+        model(queries, database[:3])
+
+
+def test_branch_blocks_start_as_their_shortcuts():
+    # zero_init_residual: the last BatchNorm scale of every bottleneck is 0 from scratch
+    model = build_model("siamese-resnet50", hidden_dim=16)
+    blocks = [m for m in model.branch.modules() if hasattr(m, "bn3")]
+    assert len(blocks) == 16 and all(torch.count_nonzero(b.bn3.weight) == 0 for b in blocks)

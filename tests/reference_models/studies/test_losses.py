@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from reference_models.studies.losses import LEARNING_RATES
@@ -34,4 +37,6 @@ def test_losses_tiny(tiny, tmp_path, monkeypatch):
         assert float(row[-2]) == pytest.approx(cell["test"]["recall"]["1"], abs=5e-4)
         assert cell["lr"] == {"adam": 1e-3, "sgd": 1e-2}[cell["optimizer"]]
         assert len(cell["epochs"]) >= 1
+        config = json.loads((Path(cell["run_dir"]) / "config.json").read_text())
+        assert config["model"] == "resnet18-avggem"  # average pooling, then GeM
     assert (tmp_path / "losses" / "curves.png").is_file()

@@ -26,11 +26,11 @@ def test_siamese_tiny(tiny, tmp_path, monkeypatch):
     out = tmp_path / "siamese"
     results, md, reports = run_study("siamese", tiny, out, monkeypatch)
     rows = table_rows(md)
-    assert rows[0][:4] == ["cell", "U %", "B %", "pair accuracy"]
+    assert rows[0][:5] == ["cell", "U %", "B %", "pair accuracy", "pair ranking"]
     assert [r[0] for r in rows[1:]] == ["U20-B5", "U20-B5-remove-sky"]
     for cell in results["cells"].values():
         assert from_reports(cell["test"]["recall"], reports)
-        assert 0.0 <= cell["pair_accuracy"] <= 1.0
+        assert 0.0 <= cell["pair_accuracy"] <= 1.0 and 0.0 <= cell["pair_ranking"] <= 1.0
         hist = cell["test"]["geo_error_m"]
         assert sum(hist["counts"]) <= cell["test"]["n_queries"]
     # the masked copy: sky rows (the top quarter) are the mean colour, the rest untouched

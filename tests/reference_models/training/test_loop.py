@@ -67,6 +67,17 @@ def test_siamese_pair_training(tiny, tiny_config, tmp_path):
     assert result.history[0]["steps"] == 2 and np.isfinite(result.history[0]["loss"])
 
 
+def test_siamese_head_starts_as_a_distance(tiny, tiny_config, tmp_path):
+    # lr 1e-12: the saved head is the initialised one (fc1 >= 0, fc2 <= 0: a weighted L1
+    # distance); a default-initialised head has weights of both signs
+    cfg = tiny_config(
+        tiny, tmp_path / "run", model="siamese-resnet50", lr=1e-12, max_heading_deg=45.0
+    )
+    train(cfg)
+    state = load_checkpoint(tmp_path / "run" / "last.pt")["model"]
+    assert state["head.fc1.weight"].min() >= -1e-9 and state["head.fc2.weight"].max() <= 1e-9
+
+
 def test_place_sampler_training_and_resume(tiny, tiny_config, tmp_path):
     kw = dict(
         sampler="places",
