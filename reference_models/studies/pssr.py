@@ -15,8 +15,9 @@ Cells (each resumable, :class:`reference_models.studies.cells.CellRunner`):
 * ``train-<model>`` for each ``--train`` model: a training run (preset
   :func:`training_preset`: ``crossview-cpu-quick`` for CVM-Net and
   ``crossview-twins-cpu-quick`` for the twins at scale ``small``, ``crossview`` at ``full``,
-  a few steps at ``tiny``), then ``model-<model>``: its exported submission scored, and ``tree-<model>``:
-  the k-means search tree on its descriptors; ``--runs NAME=DIR`` scores existing runs.
+  a few steps at ``tiny``), then ``model-<model>``: its exported submission scored, and
+  ``tree-<model>``: the k-means search tree on its descriptors; ``--runs NAME=DIR`` scores
+  existing runs.
 
 Every number comes from ``vprmetrics`` (:mod:`reference_models.studies.pssr_scores`). The
 study writes ``results.json``, ``results.md``, ``pssr_histograms.png`` (the paper's figures
