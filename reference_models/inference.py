@@ -88,7 +88,6 @@ def _progress_lines(iterable: Iterable[T], total: int | None, desc: str) -> Iter
             print(f"{desc}: {i}{share}, {elapsed:.0f} s", file=sys.stderr, flush=True)
 
 
-@torch.no_grad()
 class DescribeOptions(TypedDict, total=False):
     """Keyword options of :func:`describe_images` that several of its calls share."""
 
@@ -98,6 +97,7 @@ class DescribeOptions(TypedDict, total=False):
     progress: bool
 
 
+@torch.no_grad()
 def describe_images(
     model: nn.Module,
     store: ImageStore,
