@@ -24,15 +24,21 @@ import io
 import json
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 from torch import nn
 
 from reference_models.images import IMAGENET_MEAN, IMAGENET_STD, ImageSpec, ImageStore
-from reference_models.inference import describe_images, resolve_amp, resolve_device
+from reference_models.inference import (
+    DescribeOptions,
+    describe_images,
+    resolve_amp,
+    resolve_device,
+)
 from reference_models.models.crossview import VIEWS, BranchView
+from reference_models.models.embedder import Embedder
 from reference_models.models.registry import build_model, get_spec
 from reference_models.training.checkpoints import load_checkpoint
 from reference_models.training.config import TrainConfig
@@ -124,6 +130,8 @@ def render_submission(
     dev = resolve_device(device)
     amp = resolve_amp(cfg.amp, dev)
     dataset = load_dataset(load_protocol(protocol), dataset_root)
+    root = dataset.root
+    assert root is not None  # load_dataset always reads a folder
     spec = ImageSpec(cfg.image_size, cfg.resize_percent, cfg.crop_top, cfg.crop_bottom)
     if batch_size is not None and (isinstance(batch_size, bool) or int(batch_size) < 1):
         raise InputError(f"batch_size = {batch_size!r} must be a positive integer")
@@ -134,16 +142,16 @@ def render_submission(
         db_model, q_model = BranchView(model, db_view), BranchView(model, q_view)
         aerial = ImageSpec(cfg.aerial_size)
         db_spec, spec = (aerial, spec) if db_view == "aerial" else (spec, aerial)
-    kw = dict(batch_size=size, device=dev, amp=amp, progress=progress)
+    kw = DescribeOptions(batch_size=size, device=dev, amp=amp, progress=progress)
     db = describe_images(
         db_model,
-        ImageStore(dataset.root, dataset.database_ids, db_spec, cache=False),
+        ImageStore(root, dataset.database_ids, db_spec, cache=False),
         desc="database",
         **kw,
     )
     q = describe_images(
         q_model,
-        ImageStore(dataset.root, dataset.query_ids, spec, cache=False),
+        ImageStore(root, dataset.query_ids, spec, cache=False),
         desc="queries",
         **kw,
     )
@@ -188,6 +196,9 @@ def branch_paths(out_path: str | Path) -> dict[str, Path]:
 class _Extractor(nn.Module):
     """``inner.embed`` of images in [0, 1], ImageNet normalisation included."""
 
+    mean: torch.Tensor  # buffers
+    std: torch.Tensor
+
     def __init__(self, inner: nn.Module) -> None:
         super().__init__()
         self.inner = inner
@@ -195,7 +206,7 @@ class _Extractor(nn.Module):
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.inner.embed((images - self.mean) / self.std)
+        return cast(Embedder, self.inner).embed((images - self.mean) / self.std)
 
 
 def export_torchscript(

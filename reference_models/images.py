@@ -122,7 +122,9 @@ class ImageStore:
         cache: keep every preprocessed uint8 image in memory after its first load.
     """
 
-    def __init__(self, root: str | Path, ids: Sequence[str], spec: ImageSpec, cache: bool = True):
+    def __init__(
+        self, root: str | Path, ids: Sequence[str] | np.ndarray, spec: ImageSpec, cache: bool = True
+    ):
         self.root = Path(root)
         self.ids = [str(i) for i in ids]
         self.spec = spec
@@ -157,7 +159,9 @@ class ImageStore:
         return preprocess(load_image(self.root / self.ids[index]), self.spec)
 
     def batch(
-        self, indices: Sequence[int], augment: Callable[[torch.Tensor], torch.Tensor] | None = None
+        self,
+        indices: Sequence[int] | np.ndarray,
+        augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> torch.Tensor:
         """Normalised float batch (B, 3, H, W); ``augment`` applies per image (training)."""
         imgs = [self.get(int(i)) for i in indices]

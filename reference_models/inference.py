@@ -16,18 +16,20 @@ import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar, cast
 
 import numpy as np
 import torch
 from torch import nn
 
 from reference_models.images import ImageStore
+from reference_models.models.embedder import Embedder
 from vprmetrics.errors import InputError
 from vprmetrics.metrics.recall import recall_at_n
 from vprmetrics.ranking.engine import rank
 
 __all__ = [
+    "DescribeOptions",
     "autocast",
     "describe_images",
     "evaluate_split",
@@ -86,6 +88,15 @@ def _progress_lines(iterable: Iterable[T], total: int | None, desc: str) -> Iter
             print(f"{desc}: {i}{share}, {elapsed:.0f} s", file=sys.stderr, flush=True)
 
 
+class DescribeOptions(TypedDict, total=False):
+    """Keyword options of :func:`describe_images` that several of its calls share."""
+
+    batch_size: int
+    device: torch.device | str
+    amp: bool
+    progress: bool
+
+
 @torch.no_grad()
 def describe_images(
     model: nn.Module,
@@ -112,7 +123,7 @@ def describe_images(
         for s in progress_bar(starts, len(starts), desc, progress):
             images = store.batch(idx[s : s + batch_size]).to(device, non_blocking=True)
             with autocast(device, amp):
-                out.append(model.embed(images).float().cpu())
+                out.append(cast(Embedder, model).embed(images).float().cpu())
     finally:
         model.train(was_training)
     dim = int(getattr(model, "descriptor_dim", 0))
@@ -132,7 +143,7 @@ def evaluate_split(
     progress: bool = False,
 ) -> dict[int, float]:
     """Recall@N of ``model`` on ``dataset`` (a loaded ``vprmetrics`` dataset) with L2."""
-    kw = dict(batch_size=batch_size, device=device, amp=amp, progress=progress)
+    kw = DescribeOptions(batch_size=batch_size, device=device, amp=amp, progress=progress)
     db = describe_images(model, db_store, desc="val database", **kw)
     q = describe_images(model, q_store, desc="val queries", **kw)
     k = min(max(recall_at), dataset.n_database)

@@ -8,4 +8,5 @@
   :mod:`~reference_models.models.siamese`; a cross-view family (CVM-Net) goes beside them;
 * :mod:`~reference_models.models.accounting`: parameters, size and FLOPs (``describe``);
 * :mod:`~reference_models.models.weights`: reading local weight files safely.
+* :mod:`~reference_models.models.embedder`: the ``embed`` interface, for the type checker.
 """

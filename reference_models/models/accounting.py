@@ -38,11 +38,12 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
 
+from reference_models.models.embedder import Embedder
 from reference_models.models.registry import FLOPS_MODES, FlopsMode, build_model, get_spec
 from vprmetrics.errors import InputError
 
@@ -150,7 +151,10 @@ def count_flops_on_meta(
     Returns:
         ``(flops, output)`` with ``output`` a meta tensor (its shape is the real one).
     """
-    shapes = [input_shapes] if isinstance(input_shapes[0], int) else list(input_shapes)
+    shapes = cast(
+        "list[Sequence[int]]",
+        [input_shapes] if isinstance(input_shapes[0], int) else list(input_shapes),
+    )
     meta = model if _is_meta(model) else copy.deepcopy(model).to("meta")
     inputs = [torch.empty(tuple(shape), device="meta") for shape in shapes]
     call = getattr(meta, forward) if forward else None
@@ -252,7 +256,9 @@ def describe_model(
         model = build_model(name, **opts)
     images = torch.empty((1, 3, height, width), device="meta")
     with flops_mode(model, mode):
-        flops, out = count_flops(model, images, forward=partial(model.embed, view=view))
+        flops, out = count_flops(
+            model, images, forward=partial(cast(Embedder, model).embed, view=view)
+        )
     size_bytes = model_size_bytes(model)
     return ModelStats(
         model=name,

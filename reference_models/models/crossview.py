@@ -40,6 +40,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol, cast
 
 import torch
 import torch.nn.functional as F
@@ -47,6 +48,7 @@ import torchvision
 from torch import nn
 
 from reference_models.models.aggregators import NetVLAD
+from reference_models.models.embedder import Embedder
 from reference_models.models.registry import ModelSpec, register_model
 from reference_models.models.weights import load_tensors
 from vprmetrics.errors import InputError
@@ -58,6 +60,7 @@ __all__ = [
     "CVMNetI",
     "CVMNetII",
     "CrossViewSiamese",
+    "NetVLADViews",
     "build_crossview",
     "cvm_vgg16_trunk",
 ]
@@ -82,6 +85,7 @@ def _he_conv(cin: int, cout: int, size: int) -> nn.Conv2d:
     """
     conv = nn.Conv2d(cin, cout, size, padding=size // 2)
     nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity="relu")
+    assert conv.bias is not None  # bias=True, the default
     nn.init.zeros_(conv.bias)
     return conv
 
@@ -115,7 +119,7 @@ def frozen_trunk_names() -> list[str]:
     ]
 
 
-def load_vgg16_trunk(trunk: nn.Sequential, weights_path: str | Path) -> None:
+def load_vgg16_trunk(trunk: nn.Module, weights_path: str | Path) -> None:
     """Load a local torchvision VGG16 state dict (``features.<i>.*``) into the trunk."""
     state = load_tensors(weights_path)
     convs = [name for name in trunk._modules if name.startswith("conv")]
@@ -134,7 +138,7 @@ def load_vgg16_trunk(trunk: nn.Sequential, weights_path: str | Path) -> None:
     trunk.load_state_dict(mapped)
 
 
-def _freeze(trunk: nn.Sequential) -> None:
+def _freeze(trunk: nn.Module) -> None:
     for name in frozen_trunk_names():
         trunk.get_submodule(name).requires_grad_(False)
 
@@ -155,6 +159,15 @@ def _check_view(view: str | None) -> str:
     if view not in VIEWS:
         raise InputError(f"cross-view models embed one of the views {VIEWS}, not {view!r}")
     return view
+
+
+class NetVLADViews(Protocol):
+    """A CVM-Net as its NetVLAD initialisation sees it: per view, the local features and
+    the NetVLAD layer that aggregates them."""
+
+    def local_features(self, images: torch.Tensor, view: str) -> torch.Tensor: ...
+
+    def netvlad(self, view: str) -> NetVLAD: ...
 
 
 class _CrossViewBase(nn.Module):
@@ -187,7 +200,7 @@ class CVMNetI(_CrossViewBase):
         return self.trunks[_check_view(view)](images)
 
     def netvlad(self, view: str) -> NetVLAD:
-        return self.vlads[_check_view(view)]
+        return cast(NetVLAD, self.vlads[_check_view(view)])
 
     def embed(self, images: torch.Tensor, view: str | None = None) -> torch.Tensor:
         view = _check_view(view)
@@ -264,21 +277,21 @@ class BranchView(nn.Module):
         self.descriptor_dim = int(getattr(model, "descriptor_dim", DESCRIPTOR_DIM))
 
     def embed(self, images: torch.Tensor, view: str | None = None) -> torch.Tensor:
-        return self.model.embed(images, self.view)
+        return cast(Embedder, self.model).embed(images, self.view)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.embed(images)
 
 
-def _cvm(cls: type[_CrossViewBase]) -> Callable[..., nn.Module]:
+def _cvm(cls: type[CVMNetI | CVMNetII]) -> Callable[..., nn.Module]:
     def build(
         *, num_clusters: int = 64, dropout: float = 0.2, weights_path: str | Path | None = None
     ) -> nn.Module:
-        model = cls(num_clusters=num_clusters, dropout=dropout)  # type: ignore[call-arg]
+        model = cls(num_clusters=num_clusters, dropout=dropout)
         if weights_path is not None:
-            for trunk in model.trunks.values():  # type: ignore[union-attr]
+            for trunk in model.trunks.values():
                 load_vgg16_trunk(trunk, weights_path)
-        for trunk in model.trunks.values():  # type: ignore[union-attr]
+        for trunk in model.trunks.values():
             _freeze(trunk)
         return model
 

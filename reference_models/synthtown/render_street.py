@@ -16,6 +16,7 @@ bit-reproducible (see :mod:`.noise`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, overload
 
 import numpy as np
 
@@ -224,6 +225,24 @@ def _cylinder_layers(px, py, radius, dx, dy, norm, cx, cy, k):
     return out_t, out_i, out_p
 
 
+@overload
+def render_street(
+    town: Town,
+    cam: Camera,
+    cond: Condition = ...,
+    size: tuple[int, int] = ...,
+    *,
+    classes: Literal[False] = ...,
+) -> np.ndarray: ...
+@overload
+def render_street(
+    town: Town,
+    cam: Camera,
+    cond: Condition = ...,
+    size: tuple[int, int] = ...,
+    *,
+    classes: Literal[True],
+) -> tuple[np.ndarray, np.ndarray]: ...
 def render_street(
     town: Town,
     cam: Camera,

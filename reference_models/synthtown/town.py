@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import overload
 
 import numpy as np
 
@@ -130,7 +131,15 @@ class _Draw:
     def __init__(self, seed: int) -> None:
         self.rng = np.random.default_rng(seed)
 
-    def u(self, a: float = 0.0, b: float = 1.0, size: int | None = None) -> np.ndarray | float:
+    @overload
+    def u(self, a: float = 0.0, b: float = 1.0, size: None = None) -> float: ...
+    @overload
+    def u(self, a: float, b: float, size: int | tuple[int, ...]) -> np.ndarray: ...
+    @overload
+    def u(self, a: float = 0.0, b: float = 1.0, *, size: int | tuple[int, ...]) -> np.ndarray: ...
+    def u(
+        self, a: float = 0.0, b: float = 1.0, size: int | tuple[int, ...] | None = None
+    ) -> np.ndarray | float:
         r = self.rng.random(size)
         return a + (b - a) * r
 

@@ -37,7 +37,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -46,7 +46,7 @@ from torch import nn
 from reference_models.images import ImageSpec, ImageStore
 from reference_models.inference import autocast, describe_images, resolve_amp, resolve_device
 from reference_models.models.aggregators import init_netvlad_from_features, sample_local_descriptors
-from reference_models.models.crossview import BranchView
+from reference_models.models.crossview import BranchView, NetVLADViews
 from reference_models.training.checkpoints import save_checkpoint, write_json
 from reference_models.training.config import TrainConfig
 from reference_models.training.crossview_losses import CROSSVIEW_LOSS_FUNCTIONS, cross_distances
@@ -54,7 +54,7 @@ from reference_models.training.kmeans_tree import KMeansTree
 from reference_models.training.model_setup import build_run_model
 from reference_models.training.optim import build_optimizer, optimizer_step, set_lr
 from vprmetrics.data.loaders import load_dataset
-from vprmetrics.data.protocol import load_protocol
+from vprmetrics.data.protocol import Side, load_protocol
 from vprmetrics.errors import InputError
 from vprmetrics.metrics.recall import recall_at_n, recall_at_percent
 from vprmetrics.ranking.engine import rank
@@ -82,16 +82,19 @@ def crossview_split(protocol_name: str, dataset_root: str | Path, split: str) ->
     if split == protocol.split:
         return load_dataset(protocol, dataset_root)
     split_file = str(protocol.loader["split_file"]).replace(f"{protocol.split}-", f"{split}-")
-    side = {"count": None, "count_verified": False, "scored_count": None}
     sibling = dataclasses.replace(
         protocol,
         name=f"{protocol.name}[{split}]",
         split=split,
         loader={**protocol.loader, "split_file": split_file},
-        database=dataclasses.replace(protocol.database, **side),
-        queries=dataclasses.replace(protocol.queries, **side),
+        database=_unknown_count(protocol.database),
+        queries=_unknown_count(protocol.queries),
     )
     return load_dataset(sibling, dataset_root, strict_counts=False)
+
+
+def _unknown_count(side: Side) -> Side:
+    return dataclasses.replace(side, count=None, count_verified=False, scored_count=None)
 
 
 def random_batches(n: int, batch_size: int, count: int, rng: np.random.Generator) -> list:
@@ -224,7 +227,7 @@ class _LocalFeatures(nn.Module):
         self.model, self.view = model, view
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.model.local_features(images, self.view)
+        return cast(NetVLADViews, self.model).local_features(images, self.view)
 
 
 @torch.no_grad()
@@ -243,7 +246,7 @@ def init_crossview_netvlad(
     local: dict[int, list[torch.Tensor]] = {}
     layers = {}
     for view in ("ground", "aerial"):
-        layer = model.netvlad(view)
+        layer = cast(NetVLADViews, model).netvlad(view)
         store = stores[f"train_{view}"]
         for s in range(0, n, cfg.infer_batch_size):
             images = store.batch(picks[s : s + cfg.infer_batch_size]).to(device)

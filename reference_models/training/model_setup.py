@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -111,7 +112,9 @@ def init_netvlad(
             h, w = images.shape[-2:]
             per_image = min(cfg.netvlad_init_per_image, math.ceil(h / 16) * math.ceil(w / 16))
             feats.append(
-                sample_local_descriptors(model.backbone, images, per_image=per_image, generator=gen)
+                sample_local_descriptors(
+                    cast(nn.Module, model.backbone), images, per_image=per_image, generator=gen
+                )
             )
     local = torch.cat(feats)
     if local.shape[0] < layer.num_clusters:

@@ -114,7 +114,7 @@ class PlaceSampler:
             else None
         )
         kw: dict = {}
-        if use_headings:
+        if use_headings and max_heading_deg is not None:
             kw = dict(
                 query_headings=self.headings,
                 database_headings=self.headings,

@@ -43,7 +43,7 @@ import torch
 from torch import nn
 
 from reference_models.images import ImageStore
-from reference_models.inference import autocast, describe_images, progress_bar
+from reference_models.inference import DescribeOptions, autocast, describe_images, progress_bar
 from reference_models.training.config import MINING_METHODS, TrainConfig
 from reference_models.training.losses import build_loss, triplet_margin_loss
 from reference_models.training.optim import optimizer_step, scheduled_lr, set_lr, steps_per_epoch
@@ -249,7 +249,7 @@ class TripletMiner:
                         self.rng, self.n_database, soft, self.previous[q], cfg.negative_sample_size
                     )
                 )
-            elif cfg.method == "partial":
+            elif shared is not None:  # method "partial"
                 candidates.append(partial_candidates(shared, soft))
             else:
                 candidates.append(random_negatives(self.rng, self.n_database, soft, k))
@@ -308,7 +308,7 @@ def triplet_epoch(
     losses: list[float] = []
     k = cfg.negatives_per_query
     remaining = cfg.queries_per_epoch
-    kw = dict(batch_size=cfg.infer_batch_size, device=device, amp=amp)
+    kw = DescribeOptions(batch_size=cfg.infer_batch_size, device=device, amp=amp)
     model.train()
     while remaining > 0:
         queries = miner.sample_queries(min(cfg.cache_refresh, remaining))
