@@ -261,6 +261,7 @@ class _MaskHead(nn.Module):
         self.relu_filters = nn.ReLU()
         self.accumulate = nn.Conv2d(channels, 1, kernel_size=1)
         nn.init.ones_(self.accumulate.weight)
+        assert self.accumulate.bias is not None  # built with bias=True, Conv2d's default
         nn.init.zeros_(self.accumulate.bias)
         self.accumulate.requires_grad_(False)
         self.relu_mask = nn.ReLU()
@@ -365,6 +366,9 @@ class PCAWhitening(nn.Module):
     (whitening as in Arandjelovic et al. CVPR 2016); without whitening the scale is 1.
     Stored as buffers (not trained); call :meth:`fit` before use.
     """
+
+    mean: torch.Tensor
+    components: torch.Tensor
 
     def __init__(self, in_dim: int, out_dim: int, *, whiten: bool = True, eps: float = 1e-9):
         super().__init__()

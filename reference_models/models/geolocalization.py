@@ -30,6 +30,9 @@ from vprmetrics.errors import InputError
 
 __all__ = ["AGGREGATIONS", "GeoLocalizationNet"]
 
+_Aggregator = AvgPool | GeM | NetVLAD | CRNNetVLAD
+_Projection = FCProjection | PCAWhitening
+
 
 class GeoLocalizationNet(nn.Module):
     """Backbone -> aggregator (-> optional projection): images -> global descriptors.
@@ -38,7 +41,7 @@ class GeoLocalizationNet(nn.Module):
     """
 
     def __init__(
-        self, backbone: Backbone, aggregator: nn.Module, projection: nn.Module | None = None
+        self, backbone: Backbone, aggregator: _Aggregator, projection: _Projection | None = None
     ) -> None:
         super().__init__()
         self.backbone = backbone
@@ -58,7 +61,7 @@ class GeoLocalizationNet(nn.Module):
         return self(images)
 
 
-def _aggregator(kind: str, dim: int, *, num_clusters: int, gem_p: float) -> nn.Module:
+def _aggregator(kind: str, dim: int, *, num_clusters: int, gem_p: float) -> _Aggregator:
     if kind == "avg":
         return AvgPool(dim)
     if kind in ("gem", "avggem"):
@@ -82,7 +85,7 @@ def _geo_builder(backbone_name: str, kind: str) -> Callable[..., GeoLocalization
             raise InputError("give fc_dim or pca_dim, not both")
         backbone = build_backbone(backbone_name, weights_path=weights_path)
         agg = _aggregator(kind, backbone.out_channels, num_clusters=num_clusters, gem_p=gem_p)
-        projection: nn.Module | None = None
+        projection: _Projection | None = None
         if fc_dim is not None:
             projection = FCProjection(agg.out_dim, fc_dim)
         elif pca_dim is not None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from pathlib import Path
+from typing import cast
 
 import torch
 import torchvision
@@ -73,7 +74,7 @@ class SiameseNet(nn.Module):
         (True, 0.0, 1.0)
         """
         with torch.no_grad():
-            fc1, fc2 = self.head.fc1, self.head.fc2
+            fc1, fc2 = cast(nn.Linear, self.head.fc1), cast(nn.Linear, self.head.fc2)
             fc1.weight.abs_()
             fc1.bias.zero_()
             fc2.weight.abs_().neg_()

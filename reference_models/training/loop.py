@@ -54,7 +54,6 @@ from reference_models.inference import evaluate_split, resolve_amp, resolve_devi
 from reference_models.models.registry import get_spec
 from reference_models.training.augment import build_augmentation
 from reference_models.training.checkpoints import (
-    Stateful,
     load_checkpoint,
     restore_rng_state,
     rng_state,
@@ -146,7 +145,7 @@ def train(
     alpha = None
     if checkpoint is None and loaded != "model":
         alpha = init_netvlad(model, stores["train_db"], cfg, device, rng)
-        if task == "pair":
+        if isinstance(sampler, PairMiner):
             init_pair_head(model, sampler, stores, device, rng)
     optimizer = build_run_optimizer(model, cfg)
     scaler = torch.amp.GradScaler(device.type, enabled=amp)
@@ -184,13 +183,13 @@ def train(
     epoch = start_epoch
     while epoch < cfg.epochs and not stopped:
         t0 = time.perf_counter()
-        step_args = (model, sampler, stores, cfg, optimizer, scaler, device, amp, augment)
-        if task == "pair":
-            losses = pair_epoch(*step_args)
-        elif cfg.sampler == "places":
-            losses = place_epoch(*step_args, epoch)
+        step_args = (stores, cfg, optimizer, scaler, device, amp, augment)
+        if isinstance(sampler, PairMiner):
+            losses = pair_epoch(model, sampler, *step_args)
+        elif isinstance(sampler, PlaceSampler):
+            losses = place_epoch(model, sampler, *step_args, epoch)
         else:
-            losses = triplet_epoch(*step_args, epoch)
+            losses = triplet_epoch(model, sampler, *step_args, epoch)
         recalls = evaluate_split(
             model,
             val_ds,
@@ -281,7 +280,9 @@ def _image_stores(cfg: TrainConfig, train_ds: Any, val_ds: Any) -> dict[str, Ima
     return stores
 
 
-def _build_sampler(task: str, cfg: TrainConfig, train_ds: Any) -> Stateful:
+def _build_sampler(
+    task: str, cfg: TrainConfig, train_ds: Any
+) -> PairMiner | PlaceSampler | TripletMiner:
     """The training sampler of the model's task and ``cfg.sampler``."""
     if task == "pair":
         return PairMiner(

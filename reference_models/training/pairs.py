@@ -31,7 +31,7 @@ array([2])
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
@@ -45,6 +45,9 @@ from reference_models.training.config import TrainConfig
 from reference_models.training.optim import optimizer_step
 from vprmetrics.errors import InputError
 from vprmetrics.geo.geodesy import heading_difference_deg
+
+if TYPE_CHECKING:
+    from reference_models.models.siamese import SiameseNet
 
 __all__ = ["PairMiner", "geographic_pairs", "init_pair_head", "pair_epoch", "precise_batchnorm"]
 
@@ -164,10 +167,11 @@ def init_pair_head(
     gradients)."""
     picks = np.sort(rng.choice(miner.n_queries, min(n_queries, miner.n_queries), replace=False))
     q, db, _ = miner.pairs(picks)
+    net = cast("SiameseNet", model)
     with torch.no_grad():
-        f1 = model.embed(stores["train_q"].batch(q.tolist()).to(device))
-        f2 = model.embed(stores["train_db"].batch(db.tolist()).to(device))
-        model.init_distance_head((f1 - f2).abs())
+        f1 = net.embed(stores["train_q"].batch(q.tolist()).to(device))
+        f2 = net.embed(stores["train_db"].batch(db.tolist()).to(device))
+        net.init_distance_head((f1 - f2).abs())
 
 
 def pair_epoch(
