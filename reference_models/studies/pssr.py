@@ -13,9 +13,9 @@ Cells (each resumable, :class:`reference_models.studies.cells.CellRunner`):
 * ``tree-constructed-<kind>``: the k-means search tree on the matched and few-cluster
   constructed embeddings;
 * ``train-<model>`` for each ``--train`` model: a training run (preset
-  :func:`training_preset`: ``crossview-cpu-quick`` for CVM-Net and
-  ``crossview-twins-cpu-quick`` for the twins at scale ``small``, ``crossview`` at ``full``,
-  a few steps at ``tiny``), then ``model-<model>``: its exported submission scored, and
+  :func:`training_preset`: ``crossview-cpu-quick`` for the VGG16 models and
+  ``crossview-resnet-cpu-quick`` for the ResNet-50 twins at scale ``small``, ``crossview``
+  at ``full``, a few steps at ``tiny``), then ``model-<model>``: its exported submission scored, and
   ``tree-<model>``: the k-means search tree on its descriptors; ``--runs NAME=DIR`` scores
   existing runs.
 
@@ -154,13 +154,15 @@ def _raw_pixels(args: argparse.Namespace) -> dict[str, Any]:
 def training_preset(scale: str, model: str) -> str:
     """The training preset of ``model`` at ``scale`` (``tiny`` shortens it to a few steps).
 
-    >>> training_preset("small", "cvm-net-i"), training_preset("small", "siamese-xview-vgg16")
-    ('crossview-cpu-quick', 'crossview-twins-cpu-quick')
+    The batch-normalised ResNet-50 twins need Adam lr 1e-3 from scratch (at CVM-Net's 1e-5
+    they stay collapsed); the plain VGG16 models learn at 1e-5.
+
+    >>> training_preset("small", "cvm-net-i"), training_preset("small", "siamese-xview-resnet50")
+    ('crossview-cpu-quick', 'crossview-resnet-cpu-quick')
     """
     if scale == "full":
         return "crossview"
-    twins = model.startswith("siamese-xview")
-    return "crossview-twins-cpu-quick" if twins else "crossview-cpu-quick"
+    return "crossview-resnet-cpu-quick" if "resnet" in model else "crossview-cpu-quick"
 
 
 def _train(args: argparse.Namespace, model: str, run_dir: Path) -> dict[str, Any]:
