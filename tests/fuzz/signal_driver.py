@@ -6,6 +6,7 @@ temporary file is written), ``rename1`` (after the first rename)."""
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 
@@ -15,6 +16,9 @@ def main() -> int:
     import vprmetrics.report.writers as writers
     from vprmetrics.cli import main as cli
 
+    # A shell without job control starts background jobs with SIGINT ignored, and Python
+    # keeps an inherited "ignore"; the tests send SIGINT on purpose, so restore Ctrl-C.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     moment = os.environ["PAUSE_AT"]
     render_csv, write_temp, replace = writers.render_csv, files._write_temp, os.replace
     count = {"temp": 0, "rename": 0}
