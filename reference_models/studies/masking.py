@@ -1,7 +1,7 @@
 """Pixel-level semantic masking of a dataset from per-pixel class maps (the Siamese study).
 
 A class map is a single-channel PNG of the image's size holding one class index per pixel
-(:data:`reference_models.synthtown.render_street.CLASSES`: 0 sky, 1 building,
+(:data:`reference_models.synthtown.class_maps.CLASSES`: 0 sky, 1 building,
 2 vegetation, 3 road, 4 vehicle, 5 person; 255 = unknown, never kept by a ``keep`` set
 and never removed by a ``remove`` set). SynthTown writes them with ``generate
 --class-maps`` to ``<root>/class_maps/<image path>.png``; for real data, give your own
@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from reference_models.synthtown.class_maps import CLASSES
 from reference_models.synthtown.dataset import CLASS_MAP_DIR
-from reference_models.synthtown.render_street import CLASSES
 from vprmetrics.errors import InputError
 
 __all__ = [

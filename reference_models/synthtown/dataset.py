@@ -58,7 +58,7 @@ SPLIT_X: dict[str, tuple[float, float]] = {
 }
 #: Class maps of ``write_vg(..., class_maps=True)``: ``<root>/class_maps/<image id>.png``
 #: (the image's relative path with ``.png`` for its extension), one uint8 class index per
-#: pixel (:data:`reference_models.synthtown.render_street.CLASSES`).
+#: pixel (:data:`reference_models.synthtown.class_maps.CLASSES`).
 CLASS_MAP_DIR = "class_maps"
 _MONTH = {"summer": "0615", "autumn": "1020", "winter": "0120"}
 _CLOCK = {"day": "120000", "dusk": "200000", "night": "230000"}

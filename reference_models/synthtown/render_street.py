@@ -20,6 +20,7 @@ from typing import Literal, overload
 
 import numpy as np
 
+from .class_maps import CLASSES, class_map
 from .conditions import DATABASE_CONDITION, Condition, Lighting, lighting
 from .ground import ground_albedo
 from .noise import cos_sin_deg, hash01, hash_u32
@@ -33,12 +34,7 @@ from .street_shading import (
 )
 from .town import Town
 
-__all__ = ["CLASSES", "Camera", "class_map", "render_street"]
-
-#: Per-pixel classes of :func:`render_street` with ``classes=True`` (value = index):
-#: ground (roads, sidewalks, crossings) is ``road``, tree trunks and crowns ``vegetation``,
-#: parked cars ``vehicle``.
-CLASSES: tuple[str, ...] = ("sky", "building", "vegetation", "road", "vehicle", "person")
+__all__ = ["CLASSES", "Camera", "render_street"]
 
 _BOX_RANGE_M = 260.0
 _CAR_RANGE_M = 120.0
@@ -433,28 +429,3 @@ def render_street(
         return out
     car_layer = (bkind[bi] == 1) if bkind.size else np.zeros(bi.shape, bool)
     return out, class_map(sel, empty.reshape(h, w) & above.reshape(h, w), car_layer, kb, kt)
-
-
-def class_map(
-    sel: np.ndarray, sky: np.ndarray, car_layer: np.ndarray, kb: int, kt: int
-) -> np.ndarray:
-    """Class of every pixel from the layer it shows (``sel``: -1 = none; layers ``< kb``
-    boxes, ``car_layer[layer, column]`` telling cars from buildings, then ``kt`` tree
-    layers and the pedestrian layer); uncovered pixels are sky above the horizon
-    (``sky``), else road.
-
-    >>> sel = np.array([[-1, 0], [1, 2]]); cars = np.array([[False, True]])
-    >>> class_map(sel, np.array([[True, False], [False, False]]), cars, 1, 1).tolist()
-    [[0, 4], [2, 5]]
-    """
-    idx = CLASSES.index
-    out = np.where(sky, np.uint8(idx("sky")), np.uint8(idx("road")))
-    cols = np.broadcast_to(np.arange(sel.shape[1]), sel.shape)
-    box = (sel >= 0) & (sel < kb)
-    car = np.zeros(sel.shape, bool)
-    car[box] = car_layer[sel[box], cols[box]]
-    out[box] = idx("building")
-    out[car] = idx("vehicle")
-    out[(sel >= kb) & (sel < kb + kt)] = idx("vegetation")
-    out[sel == kb + kt] = idx("person")
-    return out.astype(np.uint8)

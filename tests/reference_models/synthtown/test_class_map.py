@@ -7,9 +7,10 @@ import dataclasses
 import numpy as np
 from PIL import Image
 
+from reference_models.synthtown.class_maps import CLASSES
 from reference_models.synthtown.conditions import Condition
 from reference_models.synthtown.dataset import CLASS_MAP_DIR, Config, sample_database, write_vg
-from reference_models.synthtown.render_street import CLASSES, Camera, render_street
+from reference_models.synthtown.render_street import Camera, render_street
 from reference_models.synthtown.town import make_town
 
 SKY, BUILDING, VEGETATION, ROAD, VEHICLE, PERSON = range(6)
