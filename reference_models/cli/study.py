@@ -4,10 +4,12 @@ Example::
 
     python -m reference_models study heads --dataset-root DATA --out runs/heads --scale small
 
-Every study takes ``--dataset-root``, ``--out``, ``--scale`` (:data:`SCALES`) and
-``--device``; its own options come from its module's ``add_arguments``
-(:data:`reference_models.studies.STUDIES`). A rerun with the same ``--out`` reads back the
-finished cells (:class:`reference_models.studies.cells.CellRunner`) and runs only the rest.
+Every study takes ``--dataset-root``, ``--out``, ``--scale`` (:data:`SCALES`),
+``--device`` and ``--threads`` (torch CPU threads; by default torch's own count, one per
+core; ``--threads 1`` lets two studies share a 2-core machine); its own options come
+from its module's ``add_arguments`` (:data:`reference_models.studies.STUDIES`). A rerun with
+the same ``--out`` reads back the finished cells
+(:class:`reference_models.studies.cells.CellRunner`) and runs only the rest.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import argparse
 import importlib
 import json
 
+from reference_models.cli.options import positive_int
 from reference_models.studies import SCALES, STUDIES
 
 __all__ = ["add_parser", "run"]
@@ -48,6 +51,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         sub.add_argument("--out", required=True, help="study folder (cells, tables, plots)")
         sub.add_argument("--scale", choices=SCALES, default="small", help="default small")
         sub.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+        sub.add_argument(
+            "--threads", type=positive_int, help="torch CPU threads (default: one per core)"
+        )
         module.add_arguments(sub)
         sub.set_defaults(func=run)
     return parser

@@ -130,7 +130,7 @@ def _cell(args: argparse.Namespace, name: str, options: dict[str, Any]) -> dict[
 def run(args: argparse.Namespace, cells: CellRunner) -> dict[str, Any]:
     """Train and score every cell; results.md (one table per section), results.json,
     recall.png."""
-    common.setup_threads(args.device)
+    common.setup_threads(args)
     plan = _cells(args.scale)
     cells.total = len(plan)
     results: dict[str, Any] = {}

@@ -6,8 +6,9 @@ scoring a trained model on a test set through ``vprmetrics``.
   (the ``cpu-quick`` recipe cut to 2 epochs x 50 steps: minutes per cell on a CPU) and
   ``full`` (the benchmark's settings: 480x640, Adam 1e-5, 5,000 queries per epoch, early
   stopping after 3 epochs without an R@5 gain, for a GPU).
-* :func:`cell_config`: a cell's run folder ``<out>/runs/<cell>``, one torch thread on a CPU,
-  ``resume`` on (an interrupted cell continues after its last finished epoch).
+* :func:`cell_config`: a cell's run folder ``<out>/runs/<cell>``, ``--threads`` torch
+  threads on a CPU, ``resume`` on (an interrupted cell continues after its last finished
+  epoch).
 * :func:`score`: describe the test database and queries with the run's best model and score
   them with :func:`vprmetrics.report.evaluation.evaluate` (L2, the protocol's ground truth
   and no-positive rule, expected ties): Recall@1/5/10/20, the top-1 geographic error
@@ -97,21 +98,19 @@ def add_protocol_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def setup_threads(device: str) -> None:
-    """One torch thread on a CPU (the shared machines these studies run on)."""
+def setup_threads(args: argparse.Namespace) -> None:
+    """``--threads`` torch threads on a CPU (without it, torch's default: one per core)."""
     import torch
 
     from reference_models.inference import resolve_device
 
-    if resolve_device(device).type == "cpu":
-        torch.set_num_threads(1)
+    if args.threads and resolve_device(args.device).type == "cpu":
+        torch.set_num_threads(args.threads)
 
 
 def cell_config(args: argparse.Namespace, cell: str, **options: Any) -> TrainConfig:
     """The TrainConfig of one cell: scale options, then ``options``; run folder
     ``<out>/runs/<cell>``."""
-    from reference_models.inference import resolve_device
-
     values = {
         **scale_options(args.scale),
         "protocol": args.protocol,
@@ -121,10 +120,9 @@ def cell_config(args: argparse.Namespace, cell: str, **options: Any) -> TrainCon
         "progress": False,
         "resume": True,
         "seed": 0,
+        "threads": args.threads,
     }
     values.update(options)
-    if resolve_device(args.device).type == "cpu":
-        values["threads"] = 1
     return TrainConfig(**values)
 
 

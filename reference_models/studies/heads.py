@@ -142,7 +142,7 @@ def _heatmap_figure(args: argparse.Namespace, results: dict[str, Any], path: Pat
 
 def run(args: argparse.Namespace, cells: CellRunner) -> dict[str, Any]:
     """Train and score every head; write results.md/json, recall.png and heatmaps.png."""
-    common.setup_threads(args.device)
+    common.setup_threads(args)
     heads = _TINY if args.scale == "tiny" else tuple(HEADS)
     cells.total = len(heads)
     results: dict[str, Any] = {}

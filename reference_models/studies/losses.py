@@ -86,7 +86,7 @@ def _cell(args: argparse.Namespace, loss: str, optimizer: str) -> dict[str, Any]
 
 def run(args: argparse.Namespace, cells: CellRunner) -> dict[str, Any]:
     """Train and score every loss x optimiser; write results.md/json and curves.png."""
-    common.setup_threads(args.device)
+    common.setup_threads(args)
     grid = (
         _TINY if args.scale == "tiny" else tuple((ls, o) for ls in LOSS_NAMES for o in OPTIMIZERS)
     )

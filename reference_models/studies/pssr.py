@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from reference_models.studies import common
 from reference_models.studies.cells import markdown_table, write_study
 from reference_models.studies.pssr_scores import (
     CONSTRUCTED,
@@ -75,7 +76,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--constructed-n", type=int, help="pairs of the constructed embeddings (8884; tiny 120)"
     )
     parser.add_argument("--tree-k", type=int, default=4, help="k of the k-means tree (4)")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1)")
 
 
 def _runs(text: str) -> dict[str, Path]:
@@ -90,9 +90,7 @@ def _runs(text: str) -> dict[str, Path]:
 
 def run(args: argparse.Namespace, cells: Any) -> dict[str, Any]:
     """Run every cell, write the tables and plots; return the summary."""
-    import torch
-
-    torch.set_num_threads(args.threads)
+    common.setup_threads(args)
     out = Path(args.out)
     n = args.constructed_n or (120 if args.scale == "tiny" else 8884)
     models = [m for m in (t.strip() for t in args.train.split(",")) if m]

@@ -163,7 +163,7 @@ def run(args: argparse.Namespace, cells: CellRunner) -> dict[str, Any]:
     recall.png."""
     from reference_models.studies.masking import MASK_SETTINGS
 
-    common.setup_threads(args.device)
+    common.setup_threads(args)
     crops = ((20, 5),) if args.scale == "tiny" else CROPS
     masks = ("remove-sky",) if args.scale == "tiny" else tuple(MASK_SETTINGS)
     cells.total = len(crops) + len(masks)

@@ -51,7 +51,7 @@ from reference_models.training.checkpoints import save_checkpoint, write_json
 from reference_models.training.config import TrainConfig
 from reference_models.training.crossview_losses import CROSSVIEW_LOSS_FUNCTIONS, cross_distances
 from reference_models.training.kmeans_tree import KMeansTree
-from reference_models.training.model_setup import build_run_model
+from reference_models.training.model_setup import build_run_model, run_meta
 from reference_models.training.optim import build_optimizer, optimizer_step, set_lr
 from vprmetrics.data.loaders import load_dataset
 from vprmetrics.data.protocol import Side, load_protocol
@@ -298,18 +298,17 @@ def train_crossview(config: TrainConfig) -> dict[str, Any]:
     scaler = torch.amp.GradScaler(device.type, enabled=amp)
     write_json(run_dir / "config.json", cfg.to_json())
     infer = dict(batch_size=cfg.infer_batch_size, device=device, amp=amp, progress=cfg.progress)
-    meta = {
-        "model": cfg.model,
-        "protocol": cfg.protocol,
-        "device": str(device),
-        "amp": amp,
-        "weights": loaded,
-        "freeze": rule,
-        "netvlad_alpha": alphas,
-        "train_pairs": train_ds.n_queries,
-        "val_pairs": val_ds.n_queries,
-        "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
-    }
+    meta = run_meta(
+        cfg,
+        model,
+        device,
+        amp,
+        loaded,
+        rule,
+        alphas,
+        train_pairs=train_ds.n_queries,
+        val_pairs=val_ds.n_queries,
+    )
     history: list[dict[str, Any]] = []
     best, best_epoch, bad = -1.0, 0, 0
     t_start = time.perf_counter()

@@ -62,7 +62,7 @@ from reference_models.training.checkpoints import (
 )
 from reference_models.training.config import TrainConfig
 from reference_models.training.crossview import train_crossview
-from reference_models.training.model_setup import build_run_model, init_netvlad
+from reference_models.training.model_setup import build_run_model, init_netvlad, run_meta
 from reference_models.training.pairs import PairMiner, init_pair_head, pair_epoch
 from reference_models.training.places import PlaceSampler, place_epoch
 from reference_models.training.splits import open_split
@@ -97,10 +97,10 @@ def train(
     """Train ``config.model`` and write the run folder ``config.out``; see the module doc.
 
     With ``config.resume`` and a ``last.pt`` in the run folder, the saved configuration is
-    used (only ``epochs``, ``patience``, ``device`` and ``progress`` come from ``config``)
-    and training continues after the last finished epoch. ``on_epoch`` receives each
-    epoch's record (the entry appended to ``history``). ``schedule="crn-two-stage"`` runs
-    NetVLAD then CRN (:mod:`reference_models.training.two_stage`) and returns stage 2.
+    used (only ``epochs``, ``patience``, ``device``, ``threads`` and ``progress`` come from
+    ``config``) and training continues after the last finished epoch. ``on_epoch`` receives
+    each epoch's record (the entry appended to ``history``). ``schedule="crn-two-stage"``
+    runs NetVLAD then CRN (:mod:`reference_models.training.two_stage`) and returns stage 2.
     """
     if get_spec(config.model).task == "cross_view":
         return RunResult(**train_crossview(config))
@@ -119,6 +119,7 @@ def train(
             epochs=config.epochs,
             patience=config.patience,
             device=config.device,
+            threads=config.threads,
             progress=config.progress,
             resume=True,
         )
@@ -165,19 +166,18 @@ def train(
     else:
         write_json(run_dir / "config.json", cfg.to_json())
 
-    meta = {
-        "model": cfg.model,
-        "protocol": cfg.protocol,
-        "device": str(device),
-        "amp": amp,
-        "weights": loaded,
-        "freeze": freeze_rule,
-        "netvlad_alpha": alpha,
-        "train": {"database": train_ds.n_database, "queries": train_ds.n_queries},
-        "val": {"database": val_ds.n_database, "queries": val_ds.n_queries},
-        "image_size": list(stores["train_db"].size()),
-        "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
-    }
+    meta = run_meta(
+        cfg,
+        model,
+        device,
+        amp,
+        loaded,
+        freeze_rule,
+        alpha,
+        train={"database": train_ds.n_database, "queries": train_ds.n_queries},
+        val={"database": val_ds.n_database, "queries": val_ds.n_queries},
+        image_size=list(stores["train_db"].size()),
+    )
     t_start = time.perf_counter()
     stopped = checkpoint is not None and bad_epochs >= cfg.patience
     epoch = start_epoch

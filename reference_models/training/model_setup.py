@@ -33,7 +33,7 @@ from reference_models.models.weights import load_tensors
 from reference_models.training.config import TrainConfig
 from vprmetrics.errors import InputError
 
-__all__ = ["apply_freeze", "build_run_model", "init_netvlad", "load_weights"]
+__all__ = ["apply_freeze", "build_run_model", "init_netvlad", "load_weights", "run_meta"]
 
 
 def load_weights(model: nn.Module, path: str | Path) -> str:
@@ -88,6 +88,34 @@ def build_run_model(cfg: TrainConfig) -> tuple[nn.Module, str, str]:
             model = build_model(cfg.model, weights_path=cfg.weights)
     rule = apply_freeze(model, cfg.freeze, has_weights=cfg.weights is not None)
     return model, loaded, rule
+
+
+def run_meta(
+    cfg: TrainConfig,
+    model: nn.Module,
+    device: torch.device,
+    amp: bool,
+    loaded: str,
+    rule: str,
+    netvlad_alpha: object,
+    **data: object,
+) -> dict[str, object]:
+    """The ``meta`` block of a run's ``log.json``: what the run started from and ran on.
+
+    ``data`` adds the run's own sizes (splits, image size); ``trainable_parameters``
+    counts the tensors left to train after freezing.
+    """
+    return {
+        "model": cfg.model,
+        "protocol": cfg.protocol,
+        "device": str(device),
+        "amp": amp,
+        "weights": loaded,
+        "freeze": rule,
+        "netvlad_alpha": netvlad_alpha,
+        **data,
+        "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
+    }
 
 
 def init_netvlad(

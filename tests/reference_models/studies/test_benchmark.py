@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from reference_models.studies.benchmark import TABLE3, _cells
@@ -19,7 +21,18 @@ def test_small_plan_covers_the_three_sections():
 
 
 def test_benchmark_tiny(tiny, tmp_path, monkeypatch):
-    results, md, reports = run_study("benchmark", tiny, tmp_path / "bench", monkeypatch)
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    try:
+        results, md, reports = run_study(
+            "benchmark", tiny, tmp_path / "bench", monkeypatch, "--threads", "1"
+        )
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    for name in results["cells"]:
+        config = json.loads((tmp_path / "bench" / "runs" / name / "config.json").read_text())
+        assert config["threads"] == 1
     assert results["sections"] == {"grid": ["resnet18-gem"], "resize": ["resize-50"]}
     rows = table_rows(md)
     grid_header = rows[0]

@@ -80,26 +80,33 @@ def test_train_split_is_the_train_csv(small_cvm):
     assert not set(train_ds.query_ids) & set(val_ds.query_ids)
 
 
-def test_tiny_train_export_evaluate(small_cvm, tmp_path, capsys):
-    torch.set_num_threads(1)
+def _tiny_cvm_config(root, out, **extra):
+    """crossview-cpu-quick cut to one epoch of two batches on 16x64 / 32x32 images."""
     values = {**PRESETS["crossview-cpu-quick"], "image_size": (16, 64), "aerial_size": (32, 32)}
     values.update(
         batch_size=4,
-        loss="max-margin-triplet",
         queries_per_epoch=8,
         epochs=1,
-        superbatch_epochs=1,
+        superbatch_epochs=0,
         netvlad_init_images=4,
         netvlad_init_per_image=2,
         infer_batch_size=8,
     )
-    cfg = TrainConfig(
+    values.update(extra)
+    return TrainConfig(
         **values,
         model="cvm-net-i",
         protocol="tinyxview",
-        dataset_root=str(small_cvm),
-        out=str(tmp_path / "run"),
+        dataset_root=str(root),
+        out=str(out),
         progress=False,
+    )
+
+
+def test_tiny_train_export_evaluate(small_cvm, tmp_path, capsys):
+    torch.set_num_threads(1)
+    cfg = _tiny_cvm_config(
+        small_cvm, tmp_path / "run", loss="max-margin-triplet", superbatch_epochs=1
     )
     result = train(cfg)
     assert result.epochs_run == 2 and [h["stage"] for h in result.history] == [1, 2]
@@ -168,26 +175,7 @@ def test_tiny_train_export_evaluate(small_cvm, tmp_path, capsys):
 
 
 def _tiny_cvm_run(root, out, **extra):
-    values = {**PRESETS["crossview-cpu-quick"], "image_size": (16, 64), "aerial_size": (32, 32)}
-    values.update(
-        batch_size=4,
-        queries_per_epoch=8,
-        epochs=1,
-        superbatch_epochs=0,
-        netvlad_init_images=4,
-        netvlad_init_per_image=2,
-        infer_batch_size=8,
-    )
-    values.update(extra)
-    cfg = TrainConfig(
-        **values,
-        model="cvm-net-i",
-        protocol="tinyxview",
-        dataset_root=str(root),
-        out=str(out),
-        progress=False,
-    )
-    train(cfg)
+    train(_tiny_cvm_config(root, out, **extra))
     return load_checkpoint(out / "last.pt")["model"]
 
 

@@ -46,6 +46,19 @@ def test_resume_gives_the_same_next_step(tiny, tiny_config, tmp_path):
     assert json.loads(a["history"])[1]["loss"] == json.loads(b["history"])[1]["loss"]
 
 
+def test_resume_takes_the_new_thread_count(tiny, tiny_config, tmp_path):
+    """threads is how a run executes, not what it trains: a resumed run uses the new one."""
+    before = torch.get_num_threads()
+    try:
+        train(tiny_config(tiny, tmp_path / "run", epochs=1, threads=1))
+        train(tiny_config(tiny, tmp_path / "run", epochs=2, threads=2, resume=True))
+        assert torch.get_num_threads() == 2
+        log = json.loads((tmp_path / "run" / "log.json").read_text())
+        assert log["config"]["threads"] == 2 and len(log["history"]) == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 @pytest.mark.parametrize(
     "model,loss", [("resnet18-netvlad", "contrastive"), ("resnet18-crn", "multi-similarity")]
 )
