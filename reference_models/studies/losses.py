@@ -127,17 +127,17 @@ def _curves(path: Path, results: dict[str, Any], scale: str) -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         return
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig, ax = plt.subplots(figsize=(7.5, 3.5))
+    epochs: set[int] = set()
     for name, r in results.items():
-        ax.plot(
-            [e["epoch"] - 1 for e in r["epochs"]],
-            [e["val_recall"]["5"] for e in r["epochs"]],
-            ".-",
-            label=name,
-        )
+        xs = [e["epoch"] - 1 for e in r["epochs"]]
+        epochs.update(xs)
+        ax.plot(xs, [e["val_recall"]["5"] for e in r["epochs"]], ".-", label=name)
+    ticks = sorted(epochs)
+    ax.set_xticks(ticks, [f"{e:02d}" for e in ticks])  # the seed's tables: epochs 00-09
     ax.set_xlabel("epoch")
     ax.set_ylabel("val R@5")
     ax.set_title(f"losses study ({scale})", fontsize=9)
-    ax.legend(fontsize=6)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
     fig.tight_layout()
     common.save_figure(fig, path)
