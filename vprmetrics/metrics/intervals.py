@@ -21,9 +21,14 @@ import warnings
 
 import numpy as np
 
-__all__ = ["BCA_MAX_QUERIES", "bootstrap_interval", "interval_method"]
+__all__ = ["BCA_MAX_QUERIES", "INTERVAL_CODE", "bootstrap_interval", "interval_method"]
 
 BCA_MAX_QUERIES = 5000
+#: The code behind each interval method, as reports name it.
+INTERVAL_CODE: dict[str, str] = {
+    "BCa": "scipy.stats.bootstrap",
+    "percentile": "vprmetrics.metrics.intervals",
+}
 
 
 def interval_method(n_queries: int) -> str:

@@ -30,7 +30,7 @@ from vprmetrics.metrics.geo_error import (
     recall_vs_threshold,
     retrieved_geo_error_m,
 )
-from vprmetrics.metrics.intervals import bootstrap_interval, interval_method
+from vprmetrics.metrics.intervals import INTERVAL_CODE, bootstrap_interval, interval_method
 from vprmetrics.metrics.pssr import pssr, pssr_per_query
 from vprmetrics.metrics.recall import (
     PERCENT_CONVENTIONS,
@@ -175,9 +175,25 @@ def _key(k) -> str:
     return str(int(k)) if float(k) == int(k) else str(k)
 
 
-def _interval_dict(keys, values: np.ndarray, s: EvaluationSettings) -> dict[str, list[float]]:
+def _intervals(
+    groups: dict[str, tuple[Sequence, np.ndarray]], s: EvaluationSettings
+) -> dict[str, dict[str, list[float]]]:
+    """The bootstrap interval of every column of every group, ``{group: {key: [lo, hi]}}``.
+
+    All columns go through one :func:`bootstrap_interval` call: a column's interval
+    depends only on its own per-query values and the seed, so this changes no number, and
+    the percentile bootstrap draws its resamples once for all of them.
+    """
+    values = np.concatenate([v for _, v in groups.values()], axis=1)
     lo, hi = bootstrap_interval(values, s.confidence, s.n_resamples, s.seed)
-    return {_key(k): [float(a), float(b)] for k, a, b in zip(keys, lo, hi, strict=True)}
+    out, start = {}, 0
+    for name, (keys, v) in groups.items():
+        part = slice(start, start + v.shape[1])
+        out[name] = {
+            _key(k): [float(a), float(b)] for k, a, b in zip(keys, lo[part], hi[part], strict=True)
+        }
+        start = part.stop
+    return out
 
 
 def _geography(ev: Evaluation, s: EvaluationSettings, mask: np.ndarray) -> dict:
@@ -241,9 +257,23 @@ def evaluate_facts(
     def per_query(values: list[np.ndarray]) -> np.ndarray:
         return np.stack(values, axis=1)[mask] if values else np.zeros((int(mask.sum()), 0))
 
-    def intervals(keys, values: np.ndarray) -> dict[str, list[float]]:
-        return _interval_dict(keys, values, s)
-
+    intervals = _intervals(
+        {
+            "recall_at_n": (ns, per_query_success(facts, ns, s.ties)[mask]),
+            "recall_at_percent": (ks, per_query_success(facts, cutoffs, pct_policy)[mask]),
+            "pssr_mean": (["mean"], ps.per_query[:, None]),
+            "map_at_k": (
+                maps,
+                per_query([average_precision_per_query(facts, positives, k) for k in maps]),
+            ),
+            "precision_at_k": (
+                maps,
+                per_query([precision_per_query(facts, positives, k) for k in maps]),
+            ),
+        },
+        s,
+    )
+    method = interval_method(int(mask.sum()))
     report = {
         "n_queries": facts.n_queries,
         "n_database": n,
@@ -281,19 +311,11 @@ def evaluate_facts(
         },
         "confidence_intervals": {
             "level": s.confidence,
-            "method": f"{interval_method(int(mask.sum()))} bootstrap over queries "
-            "(scipy.stats.bootstrap)",
+            "method": f"{method} bootstrap over queries ({INTERVAL_CODE[method]})",
             "n_resamples": s.n_resamples,
             "seed": s.seed,
-            "recall_at_n": intervals(ns, per_query_success(facts, ns, s.ties)[mask]),
-            "recall_at_percent": intervals(ks, per_query_success(facts, cutoffs, pct_policy)[mask]),
-            "pssr_mean": intervals(["mean"], ps.per_query[:, None])["mean"],
-            "map_at_k": intervals(
-                maps, per_query([average_precision_per_query(facts, positives, k) for k in maps])
-            ),
-            "precision_at_k": intervals(
-                maps, per_query([precision_per_query(facts, positives, k) for k in maps])
-            ),
+            **intervals,
+            "pssr_mean": intervals["pssr_mean"]["mean"],
         },
     }
     if query_coords is not None:
