@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from reference_models.studies.common import scale_options
 from reference_models.training.config import TrainConfig
 
 PROTOCOL = """schema = 1
@@ -72,24 +73,16 @@ def make_tiny_vg(
 
 
 def _tiny_config(root: Path, out: Path, **kw: Any) -> TrainConfig:
-    base: dict[str, Any] = dict(
+    """The studies' ``--scale tiny`` training options (without their early stop) on the
+    tiny town."""
+    base: dict[str, Any] = scale_options("tiny")
+    del base["patience"]
+    base.update(
         model="resnet18-gem",
         protocol="tinytown",
         dataset_root=str(root),
         out=str(out),
-        epochs=1,
-        queries_per_epoch=4,
-        cache_refresh=4,
-        batch_size=2,
-        negatives_per_query=2,
-        negative_sample_size=8,
-        mining="partial",
-        lr=1e-4,
-        image_size=(32, 48),
-        infer_batch_size=16,
         progress=False,
-        netvlad_init_images=20,
-        netvlad_init_per_image=6,
         threads=2,
     )
     base.update(kw)
